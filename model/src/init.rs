@@ -1,0 +1,108 @@
+//! Seeded random-weight ESM2 models in the Hugging Face hub layout.
+//!
+//! Why: no pretrained weights can be downloaded on our machines, so tests and benchmarks run real
+//! architectures with random weights through the same loading path as real checkpoints. Every tensor
+//! is random (LayerNorm scales and shifts too), so a mis-mapped or transposed tensor cannot hide in
+//! a parity test.
+use std::path::Path;
+
+use rand::SeedableRng;
+use rand_distr::{Distribution, Normal, Uniform};
+use tch::Tensor;
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+
+/// Writes `config.json` + `model.safetensors` (keys as in the `facebook/esm2_*` hub files:
+/// `esm.`-prefixed, per-layer rotary `inv_freq`, LM and contact heads) into `out`.
+///
+/// The directory is written under a temporary name and renamed into place, so a failure leaves
+/// nothing half-written. `out` must not exist yet or be an empty directory.
+pub fn write_random_model(config: &Config, seed: u64, out: &Path) -> Result<()> {
+    if out.exists() && std::fs::read_dir(out).map_err(|e| Error::io(out, e))?.next().is_some() {
+        return Err(Error::io(out, std::io::Error::new(std::io::ErrorKind::AlreadyExists, "exists and is not empty")));
+    }
+    let parent = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+    let tmp = tempfile::Builder::new().prefix(".esmdb-init-").tempdir_in(parent).map_err(|e| Error::io(parent, e))?;
+
+    let tensors = random_tensors(config, seed)?;
+    let st = tmp.path().join("model.safetensors");
+    Tensor::write_safetensors(&tensors, &st).map_err(|e| Error::Weights { path: st.clone(), message: e.to_string() })?;
+    let cfg = tmp.path().join("config.json");
+    std::fs::write(&cfg, config.to_hf_json()).map_err(|e| Error::io(&cfg, e))?;
+
+    if out.exists() {
+        std::fs::remove_dir(out).map_err(|e| Error::io(out, e))?;
+    }
+    let tmp = tmp.keep();
+    std::fs::rename(&tmp, out).map_err(|e| Error::io(out, e))?;
+    Ok(())
+}
+
+/// Draws tensors from one seeded generator, in a fixed order, so a seed always gives the same model.
+struct Draw {
+    rng: rand::rngs::StdRng,
+    out: Vec<(String, Tensor)>,
+}
+
+impl Draw {
+    fn normal(&mut self, name: String, shape: &[i64], std: f32) -> Result<()> {
+        let dist = Normal::new(0.0f32, std).map_err(|e| Error::Option(e.to_string()))?;
+        let n: i64 = shape.iter().product();
+        let data: Vec<f32> = (0..n).map(|_| dist.sample(&mut self.rng)).collect();
+        self.out.push((name, Tensor::f_from_slice(&data)?.f_view(shape)?));
+        Ok(())
+    }
+
+    /// Weight ~ N(0, 1/fan_in) keeps activations O(1) through depth; bias ~ N(0, 0.05).
+    fn linear(&mut self, prefix: &str, out_dim: i64, in_dim: i64) -> Result<()> {
+        self.normal(format!("{prefix}.weight"), &[out_dim, in_dim], (in_dim as f32).powf(-0.5))?;
+        self.normal(format!("{prefix}.bias"), &[out_dim], 0.05)
+    }
+
+    /// Scale ~ U(0.5, 1.5), shift ~ N(0, 0.1): far from the 1/0 defaults.
+    fn layer_norm(&mut self, prefix: &str, dim: i64) -> Result<()> {
+        let scale = Uniform::new(0.5f32, 1.5).map_err(|e| Error::Option(e.to_string()))?;
+        let w: Vec<f32> = (0..dim).map(|_| scale.sample(&mut self.rng)).collect();
+        self.out.push((format!("{prefix}.weight"), Tensor::f_from_slice(&w)?));
+        self.normal(format!("{prefix}.bias"), &[dim], 0.1)
+    }
+}
+
+/// The tensors of a random model, hub-layout names, f32.
+pub fn random_tensors(config: &Config, seed: u64) -> Result<Vec<(String, Tensor)>> {
+    let (d, f, v) = (config.hidden_size, config.intermediate_size, config.vocab_size);
+    let mut w = Draw { rng: rand::rngs::StdRng::seed_from_u64(seed), out: Vec::new() };
+    w.normal("esm.embeddings.word_embeddings.weight".into(), &[v, d], 1.0)?;
+    for i in 0..config.num_hidden_layers {
+        let p = format!("esm.encoder.layer.{i}");
+        for name in ["query", "key", "value"] {
+            w.linear(&format!("{p}.attention.self.{name}"), d, d)?;
+        }
+        w.linear(&format!("{p}.attention.output.dense"), d, d)?;
+        w.layer_norm(&format!("{p}.attention.LayerNorm"), d)?;
+        w.linear(&format!("{p}.intermediate.dense"), f, d)?;
+        w.linear(&format!("{p}.output.dense"), d, f)?;
+        w.layer_norm(&format!("{p}.LayerNorm"), d)?;
+    }
+    w.layer_norm("esm.encoder.emb_layer_norm_after", d)?;
+    w.linear("lm_head.dense", d, d)?;
+    w.layer_norm("lm_head.layer_norm", d)?;
+    w.normal("lm_head.bias".into(), &[v], 0.05)?;
+    w.linear("esm.contact_head.regression", 1, config.num_hidden_layers * config.num_attention_heads)?;
+    let mut out = w.out;
+    // The tied decoder and the fixed rotary buffers, as the hub files carry them.
+    if let Some(emb) = out.iter().find(|(n, _)| n == "esm.embeddings.word_embeddings.weight").map(|(_, t)| t.copy()) {
+        out.push(("lm_head.decoder.weight".into(), emb));
+    }
+    let hd = config.head_dim();
+    let inv_freq: Vec<f32> = (0..hd / 2).map(|i| 1.0 / 10000f32.powf(2.0 * i as f32 / hd as f32)).collect();
+    for i in 0..config.num_hidden_layers {
+        out.push((
+            format!("esm.encoder.layer.{i}.attention.self.rotary_embeddings.inv_freq"),
+            Tensor::f_from_slice(&inv_freq)?,
+        ));
+    }
+    Ok(out)
+}

@@ -1,0 +1,142 @@
+//! ESM2 protein language model inference on libtorch (tch).
+//!
+//! What this crate knows: the ESM alphabet, the ESM2 architecture (identical to fair-esm's `ESM2` and
+//! transformers' `EsmModel`), how to read its checkpoints (Hugging Face directories, fair-esm `.pt`
+//! files, names resolved from local caches), and how to embed many sequences with pooling on the
+//! device. What it must not know: storage, SQL, regression — those crates use it through
+//! [`Embedder`].
+//!
+//! ```no_run
+//! use esmdb_model::{EmbedOptions, LoadOptions, Pooling};
+//! let model = esmdb_model::load("esm2_t6_8M_UR50D", &LoadOptions::default())?;
+//! let seqs = [("P1", "MKTAYIAKQR")];
+//! let out = model.embedder.embed(&seqs, &EmbedOptions { pooling: vec![Pooling::Mean], ..Default::default() })?;
+//! assert_eq!(out.values[0].len(), model.embedder.dim());
+//! # Ok::<(), esmdb_model::Error>(())
+//! ```
+#![deny(missing_docs)]
+
+pub mod alphabet;
+pub mod fasta;
+mod config;
+mod embed;
+mod error;
+mod esm2;
+pub mod init;
+pub mod resolve;
+pub mod weights;
+
+use std::path::PathBuf;
+use std::str::FromStr;
+
+pub use config::{ARCHITECTURES, Config};
+pub use embed::{BatchEmbeddings, EmbedOptions, Embedder, Embeddings, OutputSpec, Pooling, TRAINING_MAX_RESIDUES};
+pub use error::{Error, Result};
+pub use esm2::Esm2;
+pub use tch::{Device, Kind};
+
+/// Numeric precision of inference.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Precision {
+    /// float32 (default; the parity reference).
+    #[default]
+    F32,
+    /// bfloat16, on CPU (AVX512-BF16 where available) and CUDA.
+    Bf16,
+    /// float16, CUDA only.
+    F16,
+}
+
+impl Precision {
+    /// The libtorch dtype.
+    pub fn kind(self) -> Kind {
+        match self {
+            Precision::F32 => Kind::Float,
+            Precision::Bf16 => Kind::BFloat16,
+            Precision::F16 => Kind::Half,
+        }
+    }
+}
+
+impl FromStr for Precision {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "fp32" | "f32" | "float32" => Ok(Precision::F32),
+            "bf16" | "bfloat16" => Ok(Precision::Bf16),
+            "fp16" | "f16" | "float16" | "half" => Ok(Precision::F16),
+            other => Err(Error::Option(format!("unknown precision `{other}`; expected fp32, bf16 or fp16"))),
+        }
+    }
+}
+
+/// Parses `cpu`, `cuda` or `cuda:N`, checking that the device exists.
+pub fn parse_device(s: &str) -> Result<Device> {
+    let s = s.trim().to_ascii_lowercase();
+    if s == "cpu" {
+        return Ok(Device::Cpu);
+    }
+    let index = match s.as_str() {
+        "cuda" => 0,
+        _ => s
+            .strip_prefix("cuda:")
+            .and_then(|i| i.parse::<usize>().ok())
+            .ok_or_else(|| Error::Device(format!("unknown device `{s}`; expected cpu, cuda or cuda:N")))?,
+    };
+    let count = tch::Cuda::device_count() as usize;
+    if index >= count {
+        return Err(Error::Device(format!(
+            "`{s}` requested but {count} CUDA device(s) are visible to libtorch (is libtorch_cuda linked and a GPU present?)"
+        )));
+    }
+    Ok(Device::Cuda(index))
+}
+
+/// How to load a model.
+#[derive(Debug, Clone, Default)]
+pub struct LoadOptions {
+    /// Device; default CPU.
+    pub device: Option<Device>,
+    /// Precision; default fp32. fp16 is refused on CPU.
+    pub precision: Precision,
+    /// libtorch intra-op CPU threads; default: libtorch's own choice (all cores).
+    pub threads: Option<usize>,
+}
+
+/// A loaded model and its identity.
+#[derive(Debug)]
+pub struct LoadedModel {
+    /// Ready-to-use embedder.
+    pub embedder: Embedder,
+    /// The checkpoint path it came from.
+    pub path: PathBuf,
+    /// A stable identity: `<name>@<checksum of the weight bytes>`, so that two files named alike but
+    /// different never share cached embeddings.
+    pub id: String,
+}
+
+/// Resolves `model` (name, directory or `.pt` file), reads it and builds the model.
+pub fn load(model: &str, options: &LoadOptions) -> Result<LoadedModel> {
+    let path = resolve::resolve(model)?;
+    let checkpoint = weights::load(&path)?;
+    let device = options.device.unwrap_or(Device::Cpu);
+    if options.precision == Precision::F16 && device == Device::Cpu {
+        return Err(Error::Device("fp16 is only supported on CUDA; use bf16 on CPU".into()));
+    }
+    if let Some(n) = options.threads {
+        tch::set_num_threads(n.max(1) as i32);
+    }
+    let esm = Esm2::load(&checkpoint.config, &checkpoint.weights, device, options.precision.kind())?;
+    let name = model_name(&path);
+    Ok(LoadedModel { embedder: Embedder::new(esm), id: format!("{name}@{}", checkpoint.checksum), path })
+}
+
+/// A readable name for a checkpoint path: the directory or file stem, or the hub repo name for a
+/// Hugging Face cache snapshot.
+fn model_name(path: &std::path::Path) -> String {
+    let comps: Vec<String> = path.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
+    if let Some(repo) = comps.iter().rev().find_map(|c| c.strip_prefix("models--")) {
+        return repo.rsplit("--").next().unwrap_or(repo).to_owned();
+    }
+    path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "model".into())
+}
