@@ -67,10 +67,10 @@ impl Loader<'_> {
 /// modeling_esm.py `EsmAttention`; esm2.py `TransformerLayer` first half.
 struct EsmAttention {
     layer_norm: LayerNorm, // attention.LayerNorm
-    query: Linear,         // attention.self.query
-    key: Linear,           // attention.self.key
-    value: Linear,         // attention.self.value
-    dense: Linear,         // attention.output.dense
+    /// attention.self.{query,key,value} stacked into one [3 × hidden, hidden] projection: one GEMM
+    /// instead of three over the same activations.
+    qkv: Linear,
+    dense: Linear, // attention.output.dense
     num_heads: i64,
     head_dim: i64,
 }
@@ -78,11 +78,16 @@ struct EsmAttention {
 impl EsmAttention {
     fn load(w: &Loader, p: &str, cfg: &Config) -> Result<Self> {
         let d = cfg.hidden_size;
+        let q = Linear::load(w, &format!("{p}.attention.self.query"), d, d)?;
+        let k = Linear::load(w, &format!("{p}.attention.self.key"), d, d)?;
+        let v = Linear::load(w, &format!("{p}.attention.self.value"), d, d)?;
+        let qkv = Linear {
+            weight: Tensor::f_cat(&[&q.weight, &k.weight, &v.weight], 0)?,
+            bias: Tensor::f_cat(&[&q.bias, &k.bias, &v.bias], 0)?,
+        };
         Ok(EsmAttention {
             layer_norm: LayerNorm::load(w, &format!("{p}.attention.LayerNorm"), d, cfg.layer_norm_eps)?,
-            query: Linear::load(w, &format!("{p}.attention.self.query"), d, d)?,
-            key: Linear::load(w, &format!("{p}.attention.self.key"), d, d)?,
-            value: Linear::load(w, &format!("{p}.attention.self.value"), d, d)?,
+            qkv,
             dense: Linear::load(w, &format!("{p}.attention.output.dense"), d, d)?,
             num_heads: cfg.num_attention_heads,
             head_dim: cfg.head_dim(),
@@ -93,14 +98,12 @@ impl EsmAttention {
     fn forward(&self, x: &Tensor, rope: &Rotary, key_mask: Option<&Tensor>) -> Result<Tensor> {
         let (b, t, d) = x.size3()?;
         let h = self.layer_norm.forward(x)?;
-        // [batch, heads, seq, head_dim]
-        let heads = |lin: &Linear| -> Result<Tensor> {
-            Ok(lin.forward(&h)?.f_view([b, t, self.num_heads, self.head_dim])?.f_transpose(1, 2)?)
-        };
+        // [3, batch, heads, seq, head_dim]
+        let qkv = self.qkv.forward(&h)?.f_view([b, t, 3, self.num_heads, self.head_dim])?.f_permute([2, 0, 3, 1, 4])?;
         // Scale before the rotation, as both references do ("For BC we apply scaling before RoPE").
-        let q = heads(&self.query)?.f_mul_scalar((self.head_dim as f64).powf(-0.5))?;
-        let k = heads(&self.key)?;
-        let v = heads(&self.value)?;
+        let q = qkv.f_select(0, 0)?.f_mul_scalar((self.head_dim as f64).powf(-0.5))?;
+        let k = qkv.f_select(0, 1)?;
+        let v = qkv.f_select(0, 2)?;
         let (q, k) = (rope.apply(&q)?, rope.apply(&k)?);
         let ctx = Tensor::f_scaled_dot_product_attention(&q, &k, &v, key_mask, 0.0, false, Some(1.0), false)?;
         let ctx = ctx.f_transpose(1, 2)?.f_reshape([b, t, d])?;
