@@ -62,6 +62,14 @@ pub enum Error {
         /// Every place that was looked at, in order.
         searched: Vec<String>,
     },
+    /// Downloading from the Hugging Face hub failed.
+    #[error("Hugging Face hub ({repo}): {message}")]
+    Hub {
+        /// The hub repository.
+        repo: String,
+        /// What went wrong.
+        message: String,
+    },
     /// A sequence contains a character outside the ESM alphabet.
     #[error(
         "sequence `{id}`: invalid residue `{residue}` at position {position} (1-based); \

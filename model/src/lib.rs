@@ -18,6 +18,7 @@
 
 pub mod alphabet;
 pub mod fasta;
+pub mod hub;
 mod config;
 mod embed;
 mod error;

@@ -10,7 +10,9 @@ use crate::error::{Error, Result};
 /// 2. the Hugging Face cache (`$HF_HUB_CACHE`, `$HF_HOME/hub`, `~/.cache/huggingface/hub`),
 ///    `models--facebook--<name>/snapshots/*`;
 /// 3. the torch hub cache used by fair-esm (`$TORCH_HOME/hub/checkpoints`, `~/.cache/torch/hub/checkpoints`),
-///    `<name>.pt`.
+///    `<name>.pt`;
+///
+/// and then [`resolve`] tries a download from the Hugging Face hub (see [`crate::hub`]).
 pub fn candidates(name: &str) -> Vec<PathBuf> {
     let name = name.rsplit('/').next().unwrap_or(name);
     let home = std::env::var_os("HOME").map(PathBuf::from);
@@ -20,10 +22,7 @@ pub fn candidates(name: &str) -> Vec<PathBuf> {
         out.push(dir.join(name));
         out.push(dir.join(format!("{name}.pt")));
     }
-    let hf = env("HF_HUB_CACHE")
-        .or_else(|| env("HF_HOME").map(|h| h.join("hub")))
-        .or_else(|| home.as_ref().map(|h| h.join(".cache/huggingface/hub")));
-    if let Some(hf) = hf {
+    if let Some(hf) = hf_cache() {
         out.push(hf.join(format!("models--facebook--{name}")));
     }
     let torch = env("TORCH_HOME").or_else(|| home.as_ref().map(|h| h.join(".cache/torch")));
@@ -31,6 +30,14 @@ pub fn candidates(name: &str) -> Vec<PathBuf> {
         out.push(torch.join("hub/checkpoints").join(format!("{name}.pt")));
     }
     out
+}
+
+/// The Hugging Face hub cache: `$HF_HUB_CACHE`, `$HF_HOME/hub` or `~/.cache/huggingface/hub`.
+pub fn hf_cache() -> Option<PathBuf> {
+    let env = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from);
+    env("HF_HUB_CACHE")
+        .or_else(|| env("HF_HOME").map(|h| h.join("hub")))
+        .or_else(|| env("HOME").map(|h| PathBuf::from(h).join(".cache/huggingface/hub")))
 }
 
 /// Resolves a model argument to a checkpoint path (a directory with `config.json` or a `.pt` file).
@@ -46,11 +53,14 @@ pub fn resolve(model: &str) -> Result<PathBuf> {
             return Ok(found);
         }
     }
-    searched.push(
-        "the Hugging Face hub (not attempted: this build downloads nothing; place the files in one of the \
-         directories above, e.g. `huggingface-cli download facebook/<name>` or fair-esm's torch hub cache)"
-            .into(),
-    );
+    match crate::hub::repo_for(model) {
+        Some(repo) if crate::hub::offline() => searched.push(format!("the Hugging Face hub ({repo}): skipped, offline")),
+        Some(repo) => match crate::hub::download(&repo, &hf_cache().unwrap_or_else(|| PathBuf::from(".hf-cache"))) {
+            Ok(path) => return Ok(path),
+            Err(e) => searched.push(e.to_string()),
+        },
+        None => {}
+    }
     Err(Error::ModelNotFound { name: model.to_owned(), searched })
 }
 

@@ -140,7 +140,7 @@ fn read_safetensors(path: &Path) -> Result<Vec<(String, Tensor)>> {
     Tensor::read_safetensors(path).map_err(|e| Error::Weights { path: path.into(), message: e.to_string() })
 }
 
-fn shard_files(index: &Path) -> Result<Vec<PathBuf>> {
+pub(crate) fn shard_files(index: &Path) -> Result<Vec<PathBuf>> {
     let text = std::fs::read_to_string(index).map_err(|e| Error::io(index, e))?;
     let bad = |message: String| Error::Weights { path: index.into(), message };
     let json: serde_json::Value = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
