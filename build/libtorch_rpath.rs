@@ -7,11 +7,12 @@
 //!
 //! torch-sys publishes its lib dir as `DEP_TCH_LIBTORCH_LIB` to direct dependents (esmdb-model), and
 //! esmdb-model re-publishes it as `DEP_ESMDB_LIBTORCH_LIBTORCH_LIB` to the crates above it.
+#![allow(clippy::print_stdout)] // build scripts talk to cargo through stdout
+
 use std::path::Path;
 
 fn main() {
-    let lib = std::env::var("DEP_TCH_LIBTORCH_LIB")
-        .or_else(|_| std::env::var("DEP_ESMDB_LIBTORCH_LIBTORCH_LIB"));
+    let lib = std::env::var("DEP_TCH_LIBTORCH_LIB").or_else(|_| std::env::var("DEP_ESMDB_LIBTORCH_LIBTORCH_LIB"));
     let Ok(lib) = lib else {
         println!("cargo:warning=libtorch lib dir unknown: no rpath baked in");
         return;

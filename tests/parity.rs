@@ -60,20 +60,28 @@ fn by_id(ids: &[String], e: &Embeddings) -> HashMap<(String, String), Vec<f32>> 
     out
 }
 
-fn reference(kind: &str, model: &Path, seqs: &[(String, String)], layers: &[i64], dir: &Path) -> Result<HashMap<String, Vec<f32>>> {
+fn reference(
+    kind: &str,
+    model: &Path,
+    seqs: &[(String, String)],
+    layers: &[i64],
+    dir: &Path,
+) -> Result<HashMap<String, Vec<f32>>> {
     let req = dir.join(format!("request-{kind}.json"));
     let out = dir.join(format!("reference-{kind}.safetensors"));
     std::fs::write(&req, serde_json::to_string(&serde_json::json!({"sequences": seqs, "layers": layers}))?)?;
     run_python("esm_ref.py", &[kind.as_ref(), model.as_os_str(), req.as_os_str(), out.as_os_str()])?;
     let tensors = tch::Tensor::read_safetensors(&out)?;
-    tensors
-        .into_iter()
-        .map(|(k, t)| Ok((k, Vec::<f32>::try_from(&t.flatten(0, -1))?)))
-        .collect()
+    tensors.into_iter().map(|(k, t)| Ok((k, Vec::<f32>::try_from(&t.flatten(0, -1))?))).collect()
 }
 
 /// Compares every (sequence, layer, pooling) and returns the largest difference seen.
-fn assert_close(ours: &HashMap<(String, String), Vec<f32>>, theirs: &HashMap<String, Vec<f32>>, ids: &[String], what: &str) -> f32 {
+fn assert_close(
+    ours: &HashMap<(String, String), Vec<f32>>,
+    theirs: &HashMap<String, Vec<f32>>,
+    ids: &[String],
+    what: &str,
+) -> f32 {
     let mut worst = 0.0f32;
     let mut compared = 0;
     for id in ids {
@@ -106,7 +114,13 @@ fn hf_parity(arch: &str, seed: u64) -> Result<()> {
     // Truncation mimics extract.py: the reference sees the first 1022 residues.
     let long = [("len1100".to_string(), random_protein(1100, 3))];
     let ours_t = by_id(&["len1100".into()], &embed(&model, &long, Some(1022))?);
-    let ref_t = reference("hf", &model, &[("len1100".into(), random_protein(1100, 3)[..1022].to_string())], &[INTERMEDIATE, n_layers], dir.path())?;
+    let ref_t = reference(
+        "hf",
+        &model,
+        &[("len1100".into(), random_protein(1100, 3)[..1022].to_string())],
+        &[INTERMEDIATE, n_layers],
+        dir.path(),
+    )?;
     let worst_t = assert_close(&ours_t, &ref_t, &["len1100".into()], &format!("{arch} truncated"));
     eprintln!("parity {arch} seed {seed}: max |diff| {worst:e} (truncated: {worst_t:e}) over {} sequences", ids.len());
     Ok(())

@@ -19,8 +19,8 @@ pub const VOCAB_SIZE: i64 = 33;
 
 /// All tokens, index = token id.
 pub const TOKENS: [&str; 33] = [
-    "<cls>", "<pad>", "<eos>", "<unk>", "L", "A", "G", "V", "S", "E", "R", "T", "I", "D", "P", "K",
-    "Q", "N", "F", "Y", "M", "H", "W", "C", "X", "B", "U", "Z", "O", ".", "-", "<null_1>", "<mask>",
+    "<cls>", "<pad>", "<eos>", "<unk>", "L", "A", "G", "V", "S", "E", "R", "T", "I", "D", "P", "K", "Q", "N", "F", "Y",
+    "M", "H", "W", "C", "X", "B", "U", "Z", "O", ".", "-", "<null_1>", "<mask>",
 ];
 
 fn residue_id(c: u8) -> Option<i64> {
@@ -68,14 +68,14 @@ pub fn tokenize(id: &str, sequence: &str) -> Result<Vec<i64>> {
     let mut i = 0;
     while i < bytes.len() {
         let c = bytes[i];
-        if c == b'<' {
-            if let Some(len) = bytes[i..].iter().position(|&b| b == b'>') {
-                let tok = &sequence[i..=i + len];
-                if let Some(t) = TOKENS.iter().position(|t| t.eq_ignore_ascii_case(tok)) {
-                    tokens.push(t as i64);
-                    i += len + 1;
-                    continue;
-                }
+        if c == b'<'
+            && let Some(len) = bytes[i..].iter().position(|&b| b == b'>')
+        {
+            let tok = &sequence[i..=i + len];
+            if let Some(t) = TOKENS.iter().position(|t| t.eq_ignore_ascii_case(tok)) {
+                tokens.push(t as i64);
+                i += len + 1;
+                continue;
             }
         }
         match residue_id(c) {

@@ -85,11 +85,10 @@ pub const ARCHITECTURES: [(&str, i64, i64, i64); 6] = [
 impl Config {
     /// The config of a published ESM2 architecture by name (e.g. `esm2_t6_8M_UR50D`).
     pub fn for_architecture(name: &str) -> Result<Self> {
-        let (_, layers, hidden, heads) =
-            ARCHITECTURES.iter().find(|(n, ..)| *n == name).copied().ok_or_else(|| {
-                let known: Vec<&str> = ARCHITECTURES.iter().map(|a| a.0).collect();
-                Error::Option(format!("unknown ESM2 architecture `{name}`; known: {}", known.join(", ")))
-            })?;
+        let (_, layers, hidden, heads) = ARCHITECTURES.iter().find(|(n, ..)| *n == name).copied().ok_or_else(|| {
+            let known: Vec<&str> = ARCHITECTURES.iter().map(|a| a.0).collect();
+            Error::Option(format!("unknown ESM2 architecture `{name}`; known: {}", known.join(", ")))
+        })?;
         Ok(Self::new(layers, hidden, heads))
     }
 
@@ -115,8 +114,8 @@ impl Config {
     /// Reads and validates a Hugging Face `config.json`.
     pub fn from_file(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        let config: Config = serde_json::from_str(&text)
-            .map_err(|e| Error::Config { path: path.into(), message: e.to_string() })?;
+        let config: Config =
+            serde_json::from_str(&text).map_err(|e| Error::Config { path: path.into(), message: e.to_string() })?;
         config.validate(path)?;
         Ok(config)
     }

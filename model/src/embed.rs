@@ -6,9 +6,9 @@ use std::str::FromStr;
 
 use tch::{Kind, Tensor};
 
+use crate::Esm2;
 use crate::alphabet::{self, CLS, EOS, PAD};
 use crate::error::{Error, Result};
-use crate::Esm2;
 
 /// How per-token representations are reduced to what is returned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -186,7 +186,11 @@ impl Embedder {
     }
 
     /// Embeds everything and returns one buffer per output in input order (see [`BatchEmbeddings`]).
-    pub fn embed<S: AsRef<str>, T: AsRef<str>>(&self, sequences: &[(S, T)], options: &EmbedOptions) -> Result<Embeddings> {
+    pub fn embed<S: AsRef<str>, T: AsRef<str>>(
+        &self,
+        sequences: &[(S, T)],
+        options: &EmbedOptions,
+    ) -> Result<Embeddings> {
         self.embed_with_progress(sequences, options, |_| {})
     }
 

@@ -115,9 +115,9 @@ impl EsmAttention {
 /// modeling_esm.py `EsmLayer`; esm2.py `TransformerLayer`.
 struct EsmLayer {
     attention: EsmAttention,
-    layer_norm: LayerNorm,   // LayerNorm (fair-esm final_layer_norm)
-    intermediate: Linear,    // intermediate.dense (fc1)
-    output: Linear,          // output.dense (fc2)
+    layer_norm: LayerNorm, // LayerNorm (fair-esm final_layer_norm)
+    intermediate: Linear,  // intermediate.dense (fc1)
+    output: Linear,        // output.dense (fc2)
 }
 
 impl EsmLayer {
@@ -177,7 +177,11 @@ pub struct Esm2 {
 
 impl std::fmt::Debug for Esm2 {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Esm2").field("config", &self.config).field("device", &self.device).field("kind", &self.kind).finish()
+        f.debug_struct("Esm2")
+            .field("config", &self.config)
+            .field("device", &self.device)
+            .field("kind", &self.kind)
+            .finish()
     }
 }
 

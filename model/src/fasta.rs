@@ -31,8 +31,8 @@ pub struct FastaError {
 
 /// Reads and validates a FASTA file.
 pub fn read(path: &Path) -> Result<Vec<Record>, FastaError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| FastaError { path: path.into(), line: 0, message: e.to_string() })?;
+    let text =
+        std::fs::read_to_string(path).map_err(|e| FastaError { path: path.into(), line: 0, message: e.to_string() })?;
     parse(path, &text)
 }
 
@@ -48,10 +48,10 @@ pub fn parse(path: &Path, text: &str) -> Result<Vec<Record>, FastaError> {
             continue;
         }
         if let Some(header) = l.strip_prefix('>') {
-            if let Some(prev) = records.last() {
-                if prev.sequence.is_empty() {
-                    return Err(err(prev.line, format!("record `{}` has an empty sequence", prev.id)));
-                }
+            if let Some(prev) = records.last()
+                && prev.sequence.is_empty()
+            {
+                return Err(err(prev.line, format!("record `{}` has an empty sequence", prev.id)));
             }
             let id = header.split_whitespace().next().unwrap_or("").to_owned();
             if id.is_empty() {
@@ -95,7 +95,10 @@ mod tests {
     #[test]
     fn bad_inputs_name_file_and_line() {
         assert_eq!(p("").unwrap_err(), "x.fasta:0: no FASTA records (empty file)");
-        assert_eq!(p("MKT\n>a\nM").unwrap_err(), "x.fasta:1: sequence data before the first `>` header (is this a FASTA file?)");
+        assert_eq!(
+            p("MKT\n>a\nM").unwrap_err(),
+            "x.fasta:1: sequence data before the first `>` header (is this a FASTA file?)"
+        );
         assert_eq!(p(">a\nM\n>a\nK").unwrap_err(), "x.fasta:3: duplicate id `a` (first seen on line 1)");
         assert_eq!(p(">a\n>b\nK").unwrap_err(), "x.fasta:1: record `a` has an empty sequence");
         assert_eq!(p(">a\nK\n>b\n").unwrap_err(), "x.fasta:3: record `b` has an empty sequence");

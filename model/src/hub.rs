@@ -54,12 +54,7 @@ pub fn download(repo: &str, cache: &Path) -> Result<PathBuf> {
         .prefix(".esmdb-download-")
         .tempdir_in(&repo_dir)
         .map_err(|e| Error::io(&repo_dir, e))?;
-    let revision = config
-        .headers()
-        .get("x-repo-commit")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("main")
-        .to_owned();
+    let revision = config.headers().get("x-repo-commit").and_then(|v| v.to_str().ok()).unwrap_or("main").to_owned();
     save(config, &tmp.path().join("config.json"))?;
     if let Some(resp) = get("model.safetensors")? {
         save(resp, &tmp.path().join("model.safetensors"))?;

@@ -28,7 +28,8 @@ pub fn write_random_model(config: &Config, seed: u64, out: &Path) -> Result<()> 
 
     let tensors = random_tensors(config, seed)?;
     let st = tmp.path().join("model.safetensors");
-    Tensor::write_safetensors(&tensors, &st).map_err(|e| Error::Weights { path: st.clone(), message: e.to_string() })?;
+    Tensor::write_safetensors(&tensors, &st)
+        .map_err(|e| Error::Weights { path: st.clone(), message: e.to_string() })?;
     let cfg = tmp.path().join("config.json");
     std::fs::write(&cfg, config.to_hf_json()).map_err(|e| Error::io(&cfg, e))?;
 

@@ -17,12 +17,12 @@
 #![deny(missing_docs)]
 
 pub mod alphabet;
-pub mod fasta;
-pub mod hub;
 mod config;
 mod embed;
 mod error;
 mod esm2;
+pub mod fasta;
+pub mod hub;
 pub mod init;
 pub mod resolve;
 pub mod weights;

@@ -37,7 +37,7 @@ pub fn hf_cache() -> Option<PathBuf> {
     let env = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from);
     env("HF_HUB_CACHE")
         .or_else(|| env("HF_HOME").map(|h| h.join("hub")))
-        .or_else(|| env("HOME").map(|h| PathBuf::from(h).join(".cache/huggingface/hub")))
+        .or_else(|| env("HOME").map(|h| h.join(".cache/huggingface/hub")))
 }
 
 /// Resolves a model argument to a checkpoint path (a directory with `config.json` or a `.pt` file).
@@ -54,7 +54,9 @@ pub fn resolve(model: &str) -> Result<PathBuf> {
         }
     }
     match crate::hub::repo_for(model) {
-        Some(repo) if crate::hub::offline() => searched.push(format!("the Hugging Face hub ({repo}): skipped, offline")),
+        Some(repo) if crate::hub::offline() => {
+            searched.push(format!("the Hugging Face hub ({repo}): skipped, offline"))
+        }
         Some(repo) => match crate::hub::download(&repo, &hf_cache().unwrap_or_else(|| PathBuf::from(".hf-cache"))) {
             Ok(path) => return Ok(path),
             Err(e) => searched.push(e.to_string()),
@@ -92,6 +94,9 @@ mod tests {
     fn unknown_name_lists_places_searched() {
         let err = resolve("esm2_t999_nothing").unwrap_err().to_string();
         assert!(err.starts_with("model `esm2_t999_nothing` not found; searched: esm2_t999_nothing, "), "{err}");
-        assert!(err.contains("models--facebook--esm2_t999_nothing") && err.contains("hub/checkpoints/esm2_t999_nothing.pt"), "{err}");
+        assert!(
+            err.contains("models--facebook--esm2_t999_nothing") && err.contains("hub/checkpoints/esm2_t999_nothing.pt"),
+            "{err}"
+        );
     }
 }

@@ -110,7 +110,10 @@ fn fp16_on_cpu_is_refused() {
 fn random_models_are_deterministic_and_fully_random() {
     let (_d1, a) = model(7);
     let (_d2, b) = model(7);
-    assert_eq!(std::fs::read(a.join("model.safetensors")).unwrap(), std::fs::read(b.join("model.safetensors")).unwrap());
+    assert_eq!(
+        std::fs::read(a.join("model.safetensors")).unwrap(),
+        std::fs::read(b.join("model.safetensors")).unwrap()
+    );
     let tensors = tch::Tensor::read_safetensors(a.join("model.safetensors")).unwrap();
     for (name, t) in tensors.iter().filter(|(n, _)| n.contains("LayerNorm") || n.contains("layer_norm")) {
         let min = t.min().double_value(&[]);

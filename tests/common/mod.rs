@@ -15,9 +15,7 @@ pub fn root() -> PathBuf {
 /// The Python with the reference implementations: `$ESMDB_PYTHON`, else `<root>/.venv/bin/python`.
 /// Parity tests are mandatory: without it they fail, telling how to set it up.
 pub fn python() -> Result<PathBuf> {
-    let p = std::env::var_os("ESMDB_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root().join(".venv/bin/python"));
+    let p = std::env::var_os("ESMDB_PYTHON").map(PathBuf::from).unwrap_or_else(|| root().join(".venv/bin/python"));
     if !p.exists() {
         bail!("reference Python {} not found: run scripts/setup (or set ESMDB_PYTHON)", p.display());
     }

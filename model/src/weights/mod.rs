@@ -163,7 +163,9 @@ fn load_fair_esm(path: &Path) -> Result<Checkpoint> {
     let bad = |message: &str| Error::Config { path: path.into(), message: message.into() };
     let cfg = state.root.get("cfg").and_then(|c| c.get("model").or_else(|| c.attr("model")));
     let cfg = cfg.ok_or_else(|| bad("no cfg.model in the checkpoint (is this a fair-esm ESM2 file?)"))?;
-    let int = |key: &str| cfg.attr(key).and_then(pickle::Value::as_int).ok_or_else(|| bad(&format!("cfg.model has no integer `{key}`")));
+    let int = |key: &str| {
+        cfg.attr(key).and_then(pickle::Value::as_int).ok_or_else(|| bad(&format!("cfg.model has no integer `{key}`")))
+    };
     let mut config = Config::new(int("encoder_layers")?, int("encoder_embed_dim")?, int("encoder_attention_heads")?);
     if let Ok(ffn) = int("encoder_ffn_embed_dim") {
         config.intermediate_size = ffn;
@@ -201,15 +203,15 @@ fn checksum(files: &[PathBuf]) -> Result<String> {
 /// are a fixed function of the head dimension, recomputed by the model.
 fn canonical_hf(name: &str) -> String {
     let name = name.strip_prefix("esm.").unwrap_or(name);
-    if let Some(stem) = name.strip_suffix(".gamma") {
-        if stem.ends_with("LayerNorm") || stem.ends_with("layer_norm") || stem.ends_with("emb_layer_norm_after") {
-            return format!("{stem}.weight");
-        }
+    if let Some(stem) = name.strip_suffix(".gamma")
+        && (stem.ends_with("LayerNorm") || stem.ends_with("layer_norm") || stem.ends_with("emb_layer_norm_after"))
+    {
+        return format!("{stem}.weight");
     }
-    if let Some(stem) = name.strip_suffix(".beta") {
-        if stem.ends_with("LayerNorm") || stem.ends_with("layer_norm") || stem.ends_with("emb_layer_norm_after") {
-            return format!("{stem}.bias");
-        }
+    if let Some(stem) = name.strip_suffix(".beta")
+        && (stem.ends_with("LayerNorm") || stem.ends_with("layer_norm") || stem.ends_with("emb_layer_norm_after"))
+    {
+        return format!("{stem}.bias");
     }
     name.to_owned()
 }
@@ -220,10 +222,7 @@ fn canonical_hf(name: &str) -> String {
 /// fair-esm's `upgrade_state_dict` strips `encoder.sentence_encoder.` / `encoder.`; the rest follows
 /// transformers' `convert_esm.py`.
 fn fair_esm_to_hf(name: &str) -> Option<String> {
-    let name = name
-        .strip_prefix("encoder.sentence_encoder.")
-        .or_else(|| name.strip_prefix("encoder."))
-        .unwrap_or(name);
+    let name = name.strip_prefix("encoder.sentence_encoder.").or_else(|| name.strip_prefix("encoder.")).unwrap_or(name);
     if name == "embed_tokens.weight" {
         return Some("embeddings.word_embeddings.weight".into());
     }
@@ -276,7 +275,10 @@ mod tests {
 
     #[test]
     fn hf_layouts_canonicalize() {
-        assert_eq!(canonical_hf("esm.encoder.layer.3.attention.LayerNorm.gamma"), "encoder.layer.3.attention.LayerNorm.weight");
+        assert_eq!(
+            canonical_hf("esm.encoder.layer.3.attention.LayerNorm.gamma"),
+            "encoder.layer.3.attention.LayerNorm.weight"
+        );
         assert_eq!(canonical_hf("encoder.emb_layer_norm_after.beta"), "encoder.emb_layer_norm_after.bias");
         assert_eq!(canonical_hf("esm.embeddings.word_embeddings.weight"), "embeddings.word_embeddings.weight");
     }

@@ -127,7 +127,7 @@ impl<'a> Machine<'a> {
         self.stack.last_mut().ok_or_else(|| "pickle stack underflow".to_string())
     }
     fn set_items(&mut self, items: Vec<Value>) -> Result<(), String> {
-        if items.len() % 2 != 0 {
+        if !items.len().is_multiple_of(2) {
             return Err("odd number of items for SETITEMS".into());
         }
         let target = self.top()?;
@@ -320,10 +320,9 @@ impl<'a> Machine<'a> {
                 }
                 b'b' => {
                     let state = self.pop()?;
-                    match self.top()? {
-                        Value::Call { state: s, .. } => *s = Some(Box::new(state)),
-                        // BUILD on an OrderedDict / tensor-less object: nothing to keep.
-                        _ => {}
+                    // BUILD on an OrderedDict or other plain value: nothing to keep.
+                    if let Value::Call { state: s, .. } = self.top()? {
+                        *s = Some(Box::new(state));
                     }
                 }
                 b'Q' => {

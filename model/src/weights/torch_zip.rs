@@ -100,8 +100,5 @@ fn rebuild(zip: &mut zip::ZipArchive<std::fs::File>, prefix: &str, args: &[Value
         return Err(format!("view {size:?}/{stride:?}+{offset} exceeds its storage of {numel} elements"));
     }
     let storage = Tensor::f_from_data_size(&bytes, &[numel], kind).map_err(|e| e.to_string())?;
-    storage
-        .f_as_strided(&size, &stride, Some(offset))
-        .and_then(|t| t.f_contiguous())
-        .map_err(|e| e.to_string())
+    storage.f_as_strided(&size, &stride, Some(offset)).and_then(|t| t.f_contiguous()).map_err(|e| e.to_string())
 }
