@@ -1,1 +1,43 @@
-//! placeholder
+//! The esmdb store: DMS datasets, their variants and a content-addressed embedding cache, as
+//! versioned Lance tables under one root (a directory, or an object-store URI such as `s3://…`
+//! through Lance's object-store support).
+//!
+//! What this crate knows: the tables and their schemas ([`schema`]), reading and validating DMS
+//! inputs ([`input`]), idempotent ingest ([`Store::ingest`]), filling and reading the embedding cache
+//! ([`Store::embed_dataset`], [`Store::lookup`]), versions and compaction. What it must not know:
+//! how embeddings are computed — models come in through the [`Embedder`] trait, so the store never
+//! depends on tch — nor SQL.
+//!
+//! Every write is one Lance commit: an ingest commits all its variants or none; the cache commits
+//! each embedded batch, so an interrupted run keeps finished batches and resumes.
+//!
+//! ```no_run
+//! # async fn demo() -> esmdb_store::Result<()> {
+//! use esmdb_store::{IngestParams, Store};
+//! let store = Store::open_or_create("./esmdb-data").await?;
+//! let files = ["YAP1_metadata.csv".into(), "YAP1_muts.fasta".into()];
+//! let report = store.ingest("YAP1", &files, &IngestParams::default()).await?;
+//! assert_eq!(report.total_rows, 362);
+//! # Ok(()) }
+//! ```
+#![deny(missing_docs)]
+
+mod cache;
+mod error;
+mod ingest;
+pub mod input;
+mod maintenance;
+pub mod schema;
+pub mod sequence;
+mod store;
+
+pub use cache::{EmbedParams, EmbedProgress, EmbedReport, Embedder, OutputKey, Pooling, resolve_outputs};
+pub use error::{BoxError, Error, Result};
+pub use ingest::{IngestParams, IngestReport};
+pub use input::{ColumnMap, InputFormat, ReadParams, VariantRecord};
+pub use maintenance::{CompactParams, CompactReport, TableVersion};
+pub use schema::{DATASETS, DatasetInfo, VARIANTS, embeddings_table};
+pub use store::{DEFAULT_STORE, Store, StoreParams};
+
+/// Re-exported so callers use the same Lance as the store.
+pub use lance;

@@ -17,6 +17,9 @@ def main() -> None:
         columns=["id", "sequence", "seq_hash", "target", "input_row"],
         filter=f"dataset = '{dataset}'",
     ).to_pylist()
+    # Floats as repr() strings: exact, whatever the JSON reader's float parsing does.
+    for r in rows:
+        r["target"] = None if r["target"] is None else repr(r["target"])
     emb = lance.dataset(f"{store}/embeddings_d{dim}.lance")
     field = emb.schema.field("vector")
     assert str(field.type) == f"fixed_size_list<item: float>[{dim}]", field.type
@@ -29,7 +32,7 @@ def main() -> None:
             "variants_version": variants.version,
             "variants": rows,
             "vectors": [
-                {"layer": v["layer"], "pooling": v["pooling"], "seq_hash": v["seq_hash"], "vector": v["vector"]}
+                {"layer": v["layer"], "pooling": v["pooling"], "seq_hash": v["seq_hash"], "vector": [repr(x) for x in v["vector"]]}
                 for v in vectors
             ],
         },

@@ -1,0 +1,152 @@
+//! Command-line arguments.
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// esmdb: ESM2 embeddings and fitness regression over a versioned store of DMS datasets.
+#[derive(Debug, Parser)]
+#[command(name = "esmdb", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create or inspect model checkpoints.
+    #[command(subcommand)]
+    Model(ModelCommand),
+    /// Embed the sequences of a FASTA file with an ESM2 model and write Parquet (`--fasta`), or fill
+    /// the store's embedding cache for a dataset (`--dataset`).
+    Embed(EmbedArgs),
+    /// Add DMS variants to a dataset of the store (paper layout, ProteinGym CSV, or any CSV/Parquet).
+    Ingest(IngestArgs),
+    /// List the versions of the store's tables.
+    Versions(VersionsArgs),
+    /// Compact the store's tables and clean up old versions.
+    Compact(CompactArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ModelCommand {
+    /// Write a seeded random-weight ESM2 model (Hugging Face layout) for tests and benchmarks.
+    Init {
+        /// Architecture: esm2_t6_8M_UR50D, esm2_t12_35M_UR50D, esm2_t30_150M_UR50D, esm2_t33_650M_UR50D,
+        /// esm2_t36_3B_UR50D or esm2_t48_15B_UR50D.
+        #[arg(long)]
+        arch: String,
+        /// Random seed.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Output directory (must not exist or be empty).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Print a model's architecture, identity and where it was found.
+    Info {
+        /// Model name, Hugging Face directory or fair-esm .pt file.
+        model: String,
+    },
+}
+
+/// Where and how to run the model.
+#[derive(Debug, Args, Clone)]
+pub struct RuntimeArgs {
+    /// Device: cpu, cuda or cuda:N.
+    #[arg(long, default_value = "cpu", env = "ESMDB_DEVICE")]
+    pub device: String,
+    /// Precision: fp32, bf16 (CPU and CUDA) or fp16 (CUDA).
+    #[arg(long, default_value = "fp32")]
+    pub precision: String,
+    /// CPU threads for libtorch (default: all cores).
+    #[arg(long, env = "ESMDB_THREADS")]
+    pub threads: Option<usize>,
+    /// Token budget per batch, padding included.
+    #[arg(long, default_value_t = 4096)]
+    pub batch_tokens: usize,
+    /// Keep only the first N residues of each sequence (fair-esm extract.py uses 1022). Default: none.
+    #[arg(long)]
+    pub truncate: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub struct EmbedArgs {
+    /// Model name (resolved from $ESMDB_MODELS and the Hugging Face / torch hub caches), Hugging Face
+    /// directory or fair-esm .pt file.
+    #[arg(long, env = "ESMDB_MODEL")]
+    pub model: String,
+    /// Input FASTA (writes Parquet). Exactly one of --fasta and --dataset is required.
+    #[arg(long)]
+    pub fasta: Option<PathBuf>,
+    /// Store dataset to embed into the store's cache (only cache misses are computed).
+    #[arg(long)]
+    pub dataset: Option<String>,
+    /// With --dataset: sequences per embedder call and per commit (an interrupted run loses at most one).
+    #[arg(long, default_value_t = 256)]
+    pub commit_every: usize,
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Layers to output (0 = embeddings; default: the last; negative counts from the end).
+    #[arg(long = "layer", allow_negative_numbers = true)]
+    pub layers: Vec<i64>,
+    /// Poolings, comma-separated: mean, bos, per_tok.
+    #[arg(long, default_value = "mean", value_delimiter = ',')]
+    pub pool: Vec<String>,
+    /// Output Parquet file (default: the FASTA's name with .parquet).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub runtime: RuntimeArgs,
+}
+
+/// Where the store is.
+#[derive(Debug, Args, Clone)]
+pub struct StoreArgs {
+    /// Store directory or object-store URI (s3://…, through Lance).
+    #[arg(long = "store", env = "ESMDB_STORE", default_value = esmdb_store::DEFAULT_STORE)]
+    pub store: String,
+}
+
+#[derive(Debug, Args)]
+pub struct IngestArgs {
+    /// Dataset name (letters, digits, `_`, `-`, `.`).
+    #[arg(long)]
+    pub dataset: String,
+    /// Input files: the paper's *_metadata.csv and/or *_muts.fasta, a ProteinGym CSV, or CSV/Parquet.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// Input format (default: detected from extension and header): paper, proteingym, columns or fasta.
+    #[arg(long)]
+    pub format: Option<String>,
+    /// Id column of a CSV/Parquet input (implies --format columns; default `id`).
+    #[arg(long)]
+    pub id_col: Option<String>,
+    /// Sequence column of a CSV/Parquet input (default `sequence`).
+    #[arg(long)]
+    pub sequence_col: Option<String>,
+    /// Target column of a CSV/Parquet input (default: none).
+    #[arg(long)]
+    pub target_col: Option<String>,
+    /// Overwrite stored variants whose sequence or target differ (default: that is an error).
+    #[arg(long)]
+    pub replace: bool,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct VersionsArgs {
+    /// Table (variants, datasets, embeddings_d320, …; default: all).
+    pub table: Option<String>,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CompactArgs {
+    /// Versions to keep per table, the latest included.
+    #[arg(long, default_value_t = 20)]
+    pub retain_versions: usize,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}

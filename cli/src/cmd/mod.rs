@@ -1,0 +1,6 @@
+//! One module per subcommand.
+pub mod embed;
+pub mod embed_dataset;
+pub mod ingest;
+pub mod model;
+pub mod store_admin;

@@ -1,0 +1,37 @@
+//! `esmdb model init|info`.
+use std::process::ExitCode;
+
+use anyhow::Context;
+use esmdb_model::{Config, LoadOptions};
+
+use crate::args::ModelCommand;
+
+pub fn run(cmd: ModelCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        ModelCommand::Init { arch, seed, out } => {
+            let config = Config::for_architecture(&arch)?;
+            esmdb_model::init::write_random_model(&config, seed, &out)
+                .with_context(|| format!("writing random {arch} (seed {seed}) to {}", out.display()))?;
+            eprintln!("esmdb: wrote random-weight {arch} (seed {seed}) to {}", out.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        ModelCommand::Info { model } => {
+            let loaded = esmdb_model::load(&model, &LoadOptions::default())?;
+            let c = loaded.embedder.model().config();
+            let info = serde_json::json!({
+                "id": loaded.id,
+                "path": loaded.path,
+                "num_hidden_layers": c.num_hidden_layers,
+                "hidden_size": c.hidden_size,
+                "num_attention_heads": c.num_attention_heads,
+                "intermediate_size": c.intermediate_size,
+                "token_dropout": c.token_dropout,
+            });
+            #[allow(clippy::print_stdout)]
+            {
+                println!("{}", serde_json::to_string_pretty(&info)?);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

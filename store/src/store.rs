@@ -1,0 +1,221 @@
+//! [`Store`]: a directory (or object-store URI) of Lance tables, and the few table operations every
+//! part of the store is built from — open-if-present, scan, append-or-create — each write one commit.
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow_array::{RecordBatch, RecordBatchIterator};
+use lance::Dataset;
+use lance::dataset::{InsertBuilder, WriteMode, WriteParams};
+
+use crate::error::{Error, Result};
+use crate::maintenance::CompactParams;
+
+/// Default store location when neither `--store` nor `$ESMDB_STORE` is given.
+pub const DEFAULT_STORE: &str = "./esmdb-data";
+
+/// How a [`Store`] behaves.
+#[derive(Debug, Clone)]
+pub struct StoreParams {
+    /// After a write, compact a table (and clean up old versions) once it has more than this many
+    /// fragments. Default 32; `None` turns automatic compaction off.
+    pub compact_above_fragments: Option<usize>,
+    /// Compaction settings used by automatic compaction.
+    pub compact: CompactParams,
+}
+
+impl Default for StoreParams {
+    fn default() -> Self {
+        StoreParams { compact_above_fragments: Some(32), compact: CompactParams::default() }
+    }
+}
+
+/// An esmdb store: the `variants`, `datasets` and `embeddings_d{dim}` Lance tables under one root.
+///
+/// Tables are opened afresh for every operation, so a `Store` always sees the latest committed
+/// version and is cheap to share.
+#[derive(Debug, Clone)]
+pub struct Store {
+    uri: String,
+    params: StoreParams,
+}
+
+impl Store {
+    /// Opens an existing store. A local path must be a readable directory.
+    pub async fn open(uri: &str) -> Result<Self> {
+        check_location(uri, false)?;
+        Ok(Store { uri: trim_uri(uri), params: StoreParams::default() })
+    }
+
+    /// Opens a store, creating the directory when it does not exist (local paths).
+    pub async fn open_or_create(uri: &str) -> Result<Self> {
+        check_location(uri, true)?;
+        Ok(Store { uri: trim_uri(uri), params: StoreParams::default() })
+    }
+
+    /// Replaces the store's behaviour settings.
+    pub fn with_params(mut self, params: StoreParams) -> Self {
+        self.params = params;
+        self
+    }
+
+    /// The store's root URI.
+    pub fn uri(&self) -> &str {
+        &self.uri
+    }
+
+    /// The settings in use.
+    pub fn params(&self) -> &StoreParams {
+        &self.params
+    }
+
+    /// The URI of a table (`<root>/<table>.lance`).
+    pub fn table_uri(&self, table: &str) -> String {
+        format!("{}/{table}.lance", self.uri)
+    }
+
+    /// Opens a table at its latest version, or `None` if it has never been written.
+    pub async fn open_table(&self, table: &str) -> Result<Option<Dataset>> {
+        match Dataset::open(&self.table_uri(table)).await {
+            Ok(ds) => Ok(Some(ds)),
+            Err(lance::Error::DatasetNotFound { .. }) | Err(lance::Error::NotFound { .. }) => Ok(None),
+            Err(source) => Err(Error::Lance { table: table.to_owned(), operation: "open", source }),
+        }
+    }
+
+    /// Opens a table at `version` (any version not yet cleaned up), or the latest when `None`.
+    pub async fn checkout(&self, table: &str, version: Option<u64>) -> Result<Option<Dataset>> {
+        let Some(ds) = self.open_table(table).await? else { return Ok(None) };
+        match version {
+            None => Ok(Some(ds)),
+            Some(v) => ds.checkout_version(v).await.map(Some).map_err(Error::lance(table, "checkout version")),
+        }
+    }
+
+    /// Scans a table with an optional SQL filter and projection; an absent table reads as no rows
+    /// (`None`).
+    pub async fn scan(
+        &self,
+        table: &str,
+        filter: Option<&str>,
+        columns: Option<&[&str]>,
+        version: Option<u64>,
+    ) -> Result<Option<RecordBatch>> {
+        let Some(ds) = self.checkout(table, version).await? else { return Ok(None) };
+        scan_dataset(&ds, table, filter, columns).await.map(Some)
+    }
+
+    /// Appends `batch` to `table` as one commit, creating the table on first write; then compacts it
+    /// if it has grown past the fragment threshold. Returns the new version.
+    pub(crate) async fn append(&self, table: &str, batch: RecordBatch) -> Result<u64> {
+        let uri = self.table_uri(table);
+        let schema = batch.schema();
+        let existing = self.open_table(table).await?;
+        let ds = match existing {
+            Some(ds) => append_to(Arc::new(ds), table, batch).await?,
+            None => {
+                let params = WriteParams { mode: WriteMode::Create, ..Default::default() };
+                let reader = RecordBatchIterator::new(vec![Ok(batch.clone())], schema);
+                match Dataset::write(reader, uri.as_str(), Some(params)).await {
+                    Ok(ds) => ds,
+                    // Another writer created it first: append to theirs.
+                    Err(lance::Error::DatasetAlreadyExists { .. }) => {
+                        let ds = Dataset::open(&uri).await.map_err(Error::lance(table, "open"))?;
+                        append_to(Arc::new(ds), table, batch).await?
+                    }
+                    Err(source) => return Err(Error::Lance { table: table.to_owned(), operation: "create", source }),
+                }
+            }
+        };
+        let version = ds.version_id();
+        self.maybe_compact(table, ds).await;
+        Ok(version)
+    }
+
+    /// Runs automatic compaction when `ds` has more fragments than the threshold. Failures are
+    /// logged, not returned: the write that triggered it has already committed.
+    pub(crate) async fn maybe_compact(&self, table: &str, mut ds: Dataset) {
+        let Some(limit) = self.params.compact_above_fragments else { return };
+        if ds.count_fragments() <= limit {
+            return;
+        }
+        if let Err(e) = crate::maintenance::compact_dataset(&mut ds, table, &self.params.compact).await {
+            tracing::warn!(table, error = %e, "automatic compaction failed");
+        }
+    }
+}
+
+async fn append_to(ds: Arc<Dataset>, table: &str, batch: RecordBatch) -> Result<Dataset> {
+    let params = WriteParams { mode: WriteMode::Append, ..Default::default() };
+    InsertBuilder::new(ds).with_params(&params).execute(vec![batch]).await.map_err(Error::lance(table, "append"))
+}
+
+/// Scans `ds` into one batch.
+pub(crate) async fn scan_dataset(
+    ds: &Dataset,
+    table: &str,
+    filter: Option<&str>,
+    columns: Option<&[&str]>,
+) -> Result<RecordBatch> {
+    let mut scanner = ds.scan();
+    if let Some(f) = filter {
+        scanner.filter(f).map_err(Error::lance(table, "filter"))?;
+    }
+    if let Some(c) = columns {
+        scanner.project(c).map_err(Error::lance(table, "project"))?;
+    }
+    scanner.try_into_batch().await.map_err(Error::lance(table, "scan"))
+}
+
+/// A SQL string literal (single quotes doubled) for Lance filters.
+pub(crate) fn sql_str(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+fn trim_uri(uri: &str) -> String {
+    let t = uri.trim_end_matches('/');
+    if t.is_empty() { uri.to_owned() } else { t.to_owned() }
+}
+
+fn is_local(uri: &str) -> bool {
+    !uri.contains("://") || uri.starts_with("file://")
+}
+
+/// Local stores must be readable directories; object-store URIs are checked by Lance on first use.
+fn check_location(uri: &str, create: bool) -> Result<()> {
+    if uri.is_empty() {
+        return Err(Error::StoreLocation { uri: uri.into(), message: "empty store path".into(), source: None });
+    }
+    if !is_local(uri) {
+        return Ok(());
+    }
+    let path = Path::new(uri.strip_prefix("file://").unwrap_or(uri));
+    let fail = |message: &str, source| Error::StoreLocation { uri: uri.to_owned(), message: message.into(), source };
+    match std::fs::metadata(path) {
+        Ok(m) if !m.is_dir() => Err(fail("is not a directory", None)),
+        Ok(_) => std::fs::read_dir(path).map(|_| ()).map_err(|e| fail("cannot be read", Some(e))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && create => {
+            std::fs::create_dir_all(path).map_err(|e| fail("cannot be created", Some(e)))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Err(fail("does not exist (`esmdb ingest` creates it)", Some(e)))
+        }
+        Err(e) => Err(fail("cannot be read", Some(e))),
+    }
+}
+
+/// Checks a dataset name: 1–128 characters of letters, digits, `_`, `-`, `.`.
+pub(crate) fn check_dataset_name(name: &str) -> Result<()> {
+    let reason = if name.is_empty() {
+        Some("it is empty")
+    } else if name.len() > 128 {
+        Some("it is longer than 128 characters")
+    } else if !name.chars().all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c)) {
+        Some("use letters, digits, `_`, `-` and `.` only")
+    } else {
+        None
+    };
+    match reason {
+        Some(reason) => Err(Error::InvalidName { what: "dataset name", name: name.to_owned(), reason }),
+        None => Ok(()),
+    }
+}
