@@ -1,0 +1,437 @@
+//! `LassoCV` with scikit-learn 1.9.1 semantics (`sklearn/linear_model/_coordinate_descent.py`):
+//! the alpha grid from the full data, `KFold(cv)` without shuffle, one warm-started path per fold
+//! (Gram solver when a fold has more rows than features, as `precompute='auto'` does), the alpha
+//! with the lowest mean test MSE, and a refit on all rows with the dense solver
+//! (`precompute=False`, as `LinearModelCV.fit` sets it).
+
+use linfa::DatasetBase;
+use linfa::traits::{Fit, PredictInplace};
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis};
+
+use crate::cd::{self, Design, GramProblem, Work};
+use crate::error::{Error, Result};
+use crate::kfold::{self, Split};
+use crate::linalg::{dot, gram};
+use crate::par;
+
+/// When the per-fold paths use the Gram matrix `XᵀX`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Precompute {
+    /// scikit-learn's `'auto'`: Gram when the fold has more training rows than features.
+    #[default]
+    Auto,
+    /// Never (the dense solver everywhere).
+    Never,
+}
+
+/// Hyper-parameters of [`LassoCv`]; defaults are scikit-learn's `LassoCV()` defaults.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LassoCvParams {
+    /// `alpha_min / alpha_max` of the grid. Default 1e-3.
+    pub eps: f64,
+    /// Number of alphas on the grid. Default 100.
+    pub n_alphas: usize,
+    /// Number of contiguous inner folds (`KFold(cv)` without shuffle). Default 5.
+    pub cv: usize,
+    /// Maximum coordinate-descent passes per alpha. Default 1000.
+    pub max_iter: usize,
+    /// Duality-gap tolerance, relative to `‖y − ȳ‖²` (scikit-learn's `tol`). Default 1e-4.
+    pub tol: f64,
+    /// Gram or dense solver for the per-fold paths. Default [`Precompute::Auto`].
+    pub precompute: Precompute,
+    /// Worker threads for the folds; 0 = all cores. Default 0.
+    pub n_threads: usize,
+}
+
+impl Default for LassoCvParams {
+    fn default() -> Self {
+        LassoCvParams {
+            eps: 1e-3,
+            n_alphas: 100,
+            cv: 5,
+            max_iter: 1000,
+            tol: 1e-4,
+            precompute: Precompute::Auto,
+            n_threads: 0,
+        }
+    }
+}
+
+/// A fitted `LassoCV`: the attributes scikit-learn exposes, under their sklearn names minus `_`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct LassoCv {
+    /// Chosen penalty (`alpha_`).
+    pub alpha: f64,
+    /// Coefficients of the refit on all rows (`coef_`).
+    pub coef: Array1<f64>,
+    /// Intercept of the refit (`intercept_`).
+    pub intercept: f64,
+    /// The grid, descending (`alphas_`).
+    pub alphas: Array1<f64>,
+    /// Test MSE per alpha and fold, `[n_alphas, cv]` (`mse_path_`).
+    pub mse_path: Array2<f64>,
+    /// Passes of the refit (`n_iter_`).
+    pub n_iter: usize,
+    /// Duality gap of the refit, on the `1/(2n)` objective scale (`dual_gap_`).
+    pub dual_gap: f64,
+    /// The inner folds used.
+    pub folds: Vec<Split>,
+}
+
+impl LassoCv {
+    /// Number of nonzero coefficients.
+    pub fn n_nonzero(&self) -> usize {
+        self.coef.iter().filter(|c| **c != 0.0).count()
+    }
+
+    /// `X · coef + intercept`, checking the feature count and finiteness.
+    pub fn predict_checked(&self, x: ArrayView2<f64>) -> Result<Array1<f64>> {
+        if x.ncols() != self.coef.len() {
+            return Err(Error::Shape(format!(
+                "model has {} features, input has {} columns",
+                self.coef.len(),
+                x.ncols()
+            )));
+        }
+        check_finite(x, "features")?;
+        Ok(x.dot(&self.coef) + self.intercept)
+    }
+}
+
+impl PredictInplace<Array2<f64>, Array1<f64>> for LassoCv {
+    /// # Panics
+    /// If the column count differs from the model's (linfa's convention); use
+    /// [`LassoCv::predict_checked`] for a `Result`.
+    fn predict_inplace(&self, x: &Array2<f64>, y: &mut Array1<f64>) {
+        assert_eq!(x.ncols(), self.coef.len(), "number of features must match the model");
+        y.assign(&(x.dot(&self.coef) + self.intercept));
+    }
+
+    fn default_target(&self, x: &Array2<f64>) -> Array1<f64> {
+        Array1::zeros(x.nrows())
+    }
+}
+
+impl Fit<Array2<f64>, Array1<f64>, Error> for LassoCvParams {
+    type Object = LassoCv;
+
+    fn fit(&self, dataset: &DatasetBase<Array2<f64>, Array1<f64>>) -> Result<LassoCv> {
+        self.fit_arrays(dataset.records.view(), dataset.targets.view())
+    }
+}
+
+/// Rejects NaN/±inf with the first offending cell.
+pub(crate) fn check_finite(x: ArrayView2<f64>, what: &'static str) -> Result<()> {
+    for ((row, column), &value) in x.indexed_iter() {
+        if !value.is_finite() {
+            return Err(Error::NonFinite { what, row, column, value });
+        }
+    }
+    Ok(())
+}
+
+/// Validates a feature matrix and target as scikit-learn's `validate_data` does.
+pub(crate) fn check_xy(x: ArrayView2<f64>, y: ArrayView1<f64>) -> Result<()> {
+    if x.nrows() == 0 || x.ncols() == 0 {
+        return Err(Error::Empty { what: "features", rows: x.nrows(), cols: x.ncols() });
+    }
+    if y.len() != x.nrows() {
+        return Err(Error::Shape(format!("features have {} rows but the target has {} values", x.nrows(), y.len())));
+    }
+    check_finite(x, "features")?;
+    check_finite(y.insert_axis(Axis(1)), "target")
+}
+
+/// Column means, summed row after row like numpy's axis-0 reduction.
+fn col_means(x: ArrayView2<f64>, rows: &[usize]) -> Vec<f64> {
+    let mut m = vec![0.0; x.ncols()];
+    for &i in rows {
+        for (mj, v) in m.iter_mut().zip(x.row(i)) {
+            *mj += v;
+        }
+    }
+    let n = rows.len() as f64;
+    m.iter_mut().for_each(|v| *v /= n);
+    m
+}
+
+/// `_alpha_grid` (l1_ratio = 1, fit_intercept = True): `α_max = max_j |X_jᵀ(y − ȳ)| / n` on the
+/// full data, then `np.geomspace(α_max, α_max·eps, n_alphas)`.
+pub fn alpha_grid(x: ArrayView2<f64>, y: ArrayView1<f64>, eps: f64, n_alphas: usize) -> Vec<f64> {
+    let n = x.nrows();
+    let rows: Vec<usize> = (0..n).collect();
+    let mu = col_means(x, &rows);
+    let ybar = y.sum() / n as f64;
+    let yc: Vec<f64> = y.iter().map(|v| v - ybar).collect();
+    let yc_sum: f64 = yc.iter().sum();
+    let mut xty = vec![0.0; x.ncols()];
+    for (row, ycv) in x.axis_iter(Axis(0)).zip(&yc) {
+        for (a, v) in xty.iter_mut().zip(row) {
+            *a += v * ycv;
+        }
+    }
+    let max_sq = xty
+        .iter()
+        .zip(&mu)
+        .map(|(a, m)| {
+            let v = a - m * yc_sum;
+            v * v
+        })
+        .fold(0.0f64, f64::max);
+    let alpha_max = max_sq.sqrt() / n as f64;
+    const RESOLUTION: f64 = 1e-15; // np.finfo(np.float64).resolution
+    if alpha_max <= RESOLUTION {
+        return vec![RESOLUTION; n_alphas];
+    }
+    geomspace(alpha_max, alpha_max * eps, n_alphas)
+}
+
+/// `np.geomspace(start, stop, num)`: `10 ** linspace(log10 start, log10 stop)`, endpoints exact.
+fn geomspace(start: f64, stop: f64, num: usize) -> Vec<f64> {
+    if num == 0 {
+        return Vec::new();
+    }
+    let (ls, le) = (start.log10(), stop.log10());
+    let div = num.saturating_sub(1).max(1) as f64;
+    let step = (le - ls) / div;
+    let mut out: Vec<f64> = (0..num).map(|i| 10f64.powf(i as f64 * step + ls)).collect();
+    out[0] = start;
+    if num > 1 {
+        out[num - 1] = stop;
+    }
+    out
+}
+
+/// Centered column-major copy of `x[rows]`.
+fn centered_design(x: ArrayView2<f64>, rows: &[usize], mu: &[f64]) -> Design {
+    let (n, p) = (rows.len(), x.ncols());
+    let mut data = vec![0.0; n * p];
+    for (r, &i) in rows.iter().enumerate() {
+        for (j, v) in x.row(i).iter().enumerate() {
+            data[j * n + r] = v - mu[j];
+        }
+    }
+    Design::new(data, n, p)
+}
+
+/// Shared inputs of the per-fold paths.
+struct PathCtx<'a, 'd> {
+    x: ArrayView2<'d, f64>,
+    y: ArrayView1<'d, f64>,
+    alphas: &'a [f64],
+    max_iter: usize,
+    tol: f64,
+    /// Full-data column means (the Gram downdate's reference point).
+    mu: &'a [f64],
+    /// `(X − μ)ᵀ(X − μ)` over all rows, when some fold uses the Gram solver.
+    s_full: Option<&'a Array2<f64>>,
+}
+
+/// One fold of `_path_residuals`: test MSE for every alpha of the warm-started path.
+fn fold_mse(ctx: &PathCtx<'_, '_>, split: &Split, s_test: Option<&Array2<f64>>) -> Vec<f64> {
+    let (x, y) = (ctx.x, ctx.y);
+    let p = x.ncols();
+    let nt = split.train.len();
+    let mu_t = col_means(x, &split.train);
+    let ybar_t = split.train.iter().map(|&i| y[i]).sum::<f64>() / nt as f64;
+    let yc: Vec<f64> = split.train.iter().map(|&i| y[i] - ybar_t).collect();
+    let mut w = vec![0.0; p];
+    let mut ws = Work::default();
+
+    enum Solver {
+        Gram(GramProblem),
+        Dense(Design),
+    }
+    let solver = match (ctx.s_full, s_test) {
+        (Some(s_full), Some(s_test)) => {
+            // Σ_train (x − μ_t)(x − μ_t)ᵀ = S_full − S_test − n_t·d·dᵀ with d = μ_t − μ: the
+            // correction is tiny because fold means are close to the full mean.
+            let d: Vec<f64> = mu_t.iter().zip(ctx.mu).map(|(a, b)| a - b).collect();
+            let constant = constant_columns(x, &split.train);
+            let mut q_mat = vec![0.0; p * p];
+            for i in 0..p {
+                let row = &mut q_mat[i * p..(i + 1) * p];
+                if constant[i] {
+                    continue;
+                }
+                for j in 0..p {
+                    if !constant[j] {
+                        row[j] = s_full[[i, j]] - s_test[[i, j]] - nt as f64 * d[i] * d[j];
+                    }
+                }
+            }
+            let mut q = vec![0.0; p];
+            for (&i, ycv) in split.train.iter().zip(&yc) {
+                for ((qj, v), m) in q.iter_mut().zip(x.row(i)).zip(&mu_t) {
+                    *qj += (v - m) * ycv;
+                }
+            }
+            for (qj, c) in q.iter_mut().zip(&constant) {
+                if *c {
+                    *qj = 0.0;
+                }
+            }
+            Solver::Gram(GramProblem { q_mat, q, y_norm2: dot(&yc, &yc), p })
+        }
+        _ => Solver::Dense(centered_design(x, &split.train, &mu_t)),
+    };
+
+    let mut mse = Vec::with_capacity(ctx.alphas.len());
+    let mut nz: Vec<usize> = Vec::new();
+    for &alpha in ctx.alphas {
+        let l1 = alpha * nt as f64;
+        match &solver {
+            Solver::Gram(g) => cd::lasso_gram(&mut w, l1, g, ctx.max_iter, ctx.tol, &mut ws),
+            Solver::Dense(d) => cd::lasso_dense(&mut w, l1, d, &yc, ctx.max_iter, ctx.tol, &mut ws),
+        };
+        nz.clear();
+        nz.extend((0..p).filter(|&j| w[j] != 0.0));
+        let intercept = ybar_t - nz.iter().map(|&j| mu_t[j] * w[j]).sum::<f64>();
+        let mut s = 0.0;
+        for &i in &split.test {
+            let row = x.row(i);
+            let pred: f64 = nz.iter().map(|&j| row[j] * w[j]).sum();
+            let r = pred - y[i] + intercept;
+            s += r * r;
+        }
+        mse.push(s / split.test.len() as f64);
+    }
+    mse
+}
+
+/// Columns that are constant over `rows` (their centred values are exactly 0 in scikit-learn).
+fn constant_columns(x: ArrayView2<f64>, rows: &[usize]) -> Vec<bool> {
+    let first = x.row(rows[0]);
+    let mut constant = vec![true; x.ncols()];
+    for &i in &rows[1..] {
+        for ((c, v), f) in constant.iter_mut().zip(x.row(i)).zip(first) {
+            *c &= v == f;
+        }
+    }
+    constant
+}
+
+impl LassoCvParams {
+    /// Fits on `x` `[n_samples, n_features]` and `y` `[n_samples]`.
+    pub fn fit_arrays<'d>(&self, x: ArrayView2<'d, f64>, y: ArrayView1<'d, f64>) -> Result<LassoCv> {
+        check_xy(x, y)?;
+        self.check()?;
+        let (n, p) = x.dim();
+        let folds = kfold::kfold(n, self.cv, None, "inner LassoCV folds")?;
+        let alphas = alpha_grid(x, y, self.eps, self.n_alphas);
+        let threads = par::threads(self.n_threads);
+        let all: Vec<usize> = (0..n).collect();
+        let mu = col_means(x, &all);
+
+        let use_gram = |s: &Split| self.precompute == Precompute::Auto && s.train.len() > p;
+        let s_tests: Vec<Option<Array2<f64>>> = if folds.iter().any(use_gram) {
+            par::map(folds.len(), threads, |k| {
+                let mut xt = x.select(Axis(0), &folds[k].test);
+                for mut row in xt.axis_iter_mut(Axis(0)) {
+                    row.iter_mut().zip(&mu).for_each(|(v, m)| *v -= m);
+                }
+                Some(gram(xt.view()))
+            })
+        } else {
+            vec![None; folds.len()]
+        };
+        let s_full = s_tests.iter().flatten().fold(None::<Array2<f64>>, |acc, s| match acc {
+            None => Some(s.clone()),
+            Some(a) => Some(a + s),
+        });
+        let ctx =
+            PathCtx { x, y, alphas: &alphas, max_iter: self.max_iter, tol: self.tol, mu: &mu, s_full: s_full.as_ref() };
+        let paths = par::map(folds.len(), threads, |k| {
+            let s_test = if use_gram(&folds[k]) { s_tests[k].as_ref() } else { None };
+            fold_mse(&ctx, &folds[k], s_test)
+        });
+        drop(s_tests);
+
+        let n_alphas = alphas.len();
+        let mut mse_path = Array2::zeros((n_alphas, folds.len()));
+        for (k, path) in paths.iter().enumerate() {
+            for (a, v) in path.iter().enumerate() {
+                mse_path[[a, k]] = *v;
+            }
+        }
+        // np.argmin of the fold-mean: first minimum wins.
+        let mut best = 0;
+        let mut best_mse = f64::INFINITY;
+        for a in 0..n_alphas {
+            let m = paths.iter().map(|p| p[a]).sum::<f64>() / folds.len() as f64;
+            if m < best_mse {
+                best_mse = m;
+                best = a;
+            }
+        }
+        let alpha = alphas[best];
+
+        // Refit: ElasticNet(alpha, precompute=False).fit(X, y), coefficients from zero.
+        let ybar = y.sum() / n as f64;
+        let yc: Vec<f64> = y.iter().map(|v| v - ybar).collect();
+        let design = centered_design(x, &all, &mu);
+        let mut w = vec![0.0; p];
+        let solve =
+            cd::lasso_dense(&mut w, alpha * n as f64, &design, &yc, self.max_iter, self.tol, &mut Work::default());
+        if w.iter().any(|v| !v.is_finite()) {
+            return Err(Error::Diverged { alpha });
+        }
+        let intercept = ybar - dot(&mu, &w);
+        Ok(LassoCv {
+            alpha,
+            coef: Array1::from(w),
+            intercept,
+            alphas: Array1::from(alphas),
+            mse_path,
+            n_iter: solve.n_iter,
+            dual_gap: solve.gap / n as f64,
+            folds,
+        })
+    }
+
+    fn check(&self) -> Result<()> {
+        let bad = |key: &str, value: String, reason: &str| {
+            Err(Error::InvalidOption { key: key.into(), value, reason: reason.into() })
+        };
+        if !(self.eps > 0.0 && self.eps.is_finite()) {
+            return bad("eps", self.eps.to_string(), "must be a positive finite number");
+        }
+        if self.n_alphas == 0 {
+            return bad("n_alphas", "0".into(), "must be at least 1");
+        }
+        if !(self.tol >= 0.0 && self.tol.is_finite()) {
+            return bad("tol", self.tol.to_string(), "must be a non-negative finite number");
+        }
+        Ok(())
+    }
+}
+
+/// Stacks rows given as lists (as SQL arrays arrive) into `[n, p]`, rejecting ragged input.
+pub fn rows_to_matrix<R: AsRef<[f64]>>(rows: &[R]) -> Result<Array2<f64>> {
+    let Some(first) = rows.first() else {
+        return Err(Error::Empty { what: "features", rows: 0, cols: 0 });
+    };
+    let p = first.as_ref().len();
+    let mut data = Vec::with_capacity(rows.len() * p);
+    for (row, r) in rows.iter().enumerate() {
+        let r = r.as_ref();
+        if r.len() != p {
+            return Err(Error::Ragged { row, found: r.len(), expected: p });
+        }
+        data.extend_from_slice(r);
+    }
+    Array2::from_shape_vec((rows.len(), p), data).map_err(|e| Error::Shape(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn geomspace_endpoints_exact() {
+        let g = geomspace(2.0, 0.002, 100);
+        assert_eq!(g.len(), 100);
+        assert_eq!((g[0], g[99]), (2.0, 0.002));
+        assert!(g.windows(2).all(|w| w[0] > w[1]));
+    }
+}
