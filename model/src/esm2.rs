@@ -94,8 +94,9 @@ impl EsmAttention {
         })
     }
 
-    /// x: [batch, seq, hidden] → [batch, seq, hidden] (residual added).
-    fn forward(&self, x: &Tensor, rope: &Rotary, key_mask: Option<&Tensor>) -> Result<Tensor> {
+    /// x: [batch, seq, hidden] → [batch, seq, hidden] (residual added). `lengths` (tokens per row,
+    /// `<cls>`/`<eos>` included) is given when rows are padded.
+    fn forward(&self, x: &Tensor, rope: &Rotary, lengths: Option<&[i64]>) -> Result<Tensor> {
         let (b, t, d) = x.size3()?;
         let h = self.layer_norm.forward(x)?;
         // [3, batch, heads, seq, head_dim]
@@ -105,7 +106,34 @@ impl EsmAttention {
         let k = qkv.f_select(0, 1)?;
         let v = qkv.f_select(0, 2)?;
         let (q, k) = (rope.apply(&q)?, rope.apply(&k)?);
-        let ctx = Tensor::f_scaled_dot_product_attention(&q, &k, &v, key_mask, 0.0, false, Some(1.0), false)?;
+        let ctx = match lengths {
+            None => Tensor::f_scaled_dot_product_attention(&q, &k, &v, None::<Tensor>, 0.0, false, Some(1.0), false)?,
+            // Padded rows: attend each sequence over its own tokens only. This equals a key-padding mask
+            // but keeps libtorch on its fused (flash) CPU kernel instead of the masked math path, which
+            // materializes [batch, heads, seq, seq] scores and was ~3× slower on mixed-length sets.
+            // Padded query positions get zeros; nothing reads them.
+            Some(lengths) => {
+                let rows = lengths
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &len)| {
+                        let part = |x: &Tensor| x.f_narrow(0, i as i64, 1)?.f_narrow(2, 0, len);
+                        let o = Tensor::f_scaled_dot_product_attention(
+                            &part(&q)?,
+                            &part(&k)?,
+                            &part(&v)?,
+                            None::<Tensor>,
+                            0.0,
+                            false,
+                            Some(1.0),
+                            false,
+                        )?;
+                        o.f_constant_pad_nd([0, 0, 0, t - len])
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                Tensor::f_cat(&rows, 0)?
+            }
+        };
         let ctx = ctx.f_transpose(1, 2)?.f_reshape([b, t, d])?;
         Ok(self.dense.forward(&ctx)?.f_add(x)?)
     }
@@ -131,8 +159,8 @@ impl EsmLayer {
         })
     }
 
-    fn forward(&self, x: &Tensor, rope: &Rotary, key_mask: Option<&Tensor>) -> Result<Tensor> {
-        let x = self.attention.forward(x, rope, key_mask)?;
+    fn forward(&self, x: &Tensor, rope: &Rotary, lengths: Option<&[i64]>) -> Result<Tensor> {
+        let x = self.attention.forward(x, rope, lengths)?;
         let h = self.layer_norm.forward(&x)?;
         // Exact (erf) GELU, as `esm.modules.gelu` and transformers' `gelu`.
         let h = self.intermediate.forward(&h)?.f_gelu("none")?;
@@ -254,8 +282,12 @@ impl Esm2 {
         }
         x = x.f_mul(&keep.f_unsqueeze(-1)?.f_to_kind(self.kind)?)?;
 
-        // Key-padding mask for SDPA: [batch, 1, 1, seq], true = attend; none when nothing is padded.
-        let key_mask = if bool::try_from(pad.f_any()?)? { Some(keep.f_view([-1, 1, 1, t])?) } else { None };
+        // Per-row token counts when anything is padded (attention then runs per sequence).
+        let lengths: Option<Vec<i64>> = if bool::try_from(pad.f_any()?)? {
+            Some(Vec::<i64>::try_from(&keep.f_sum_dim_intlist(-1, false, Kind::Int64)?.f_to_device(tch::Device::Cpu)?)?)
+        } else {
+            None
+        };
         let rope = Rotary::new(&self.inv_freq, t, self.kind)?;
 
         let mut out: Vec<Option<Tensor>> = (0..layers.len()).map(|_| None).collect();
@@ -268,7 +300,7 @@ impl Esm2 {
         };
         record(0, &x);
         for (i, layer) in self.layers.iter().enumerate().take(deepest as usize) {
-            x = layer.forward(&x, &rope, key_mask.as_ref())?;
+            x = layer.forward(&x, &rope, lengths.as_deref())?;
             let l = i as i64 + 1;
             if l == n {
                 x = self.emb_layer_norm_after.forward(&x)?;
