@@ -19,18 +19,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from dms import read_fasta
+
 ROOT = Path(__file__).resolve().parents[1]
 
-
-def read_fasta(path):
-    recs, cur = [], None
-    for line in Path(path).read_text().splitlines():
-        if line.startswith(">"):
-            cur = [line[1:].split()[0], ""]
-            recs.append(cur)
-        elif cur is not None:
-            cur[1] += line.strip()
-    return recs
 
 
 def sorted_batches(seqs, budget):

@@ -22,6 +22,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from dms import read_fasta
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -43,16 +45,6 @@ def run(cmd, env=None):
 def du(path):
     return sum(f.stat().st_size for f in Path(path).rglob("*") if f.is_file())
 
-
-def read_fasta(path):
-    recs, cur = [], None
-    for line in Path(path).read_text().splitlines():
-        if line.startswith(">"):
-            cur = [line[1:].split()[0], ""]
-            recs.append(cur)
-        elif cur is not None:
-            cur[1] += line.strip()
-    return recs
 
 
 def pt_size_model(dim, layers, include):
