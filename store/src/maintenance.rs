@@ -6,7 +6,7 @@ use lance::dataset::cleanup::CleanupPolicyBuilder;
 use lance::dataset::optimize::{CompactionOptions, compact_files};
 
 use crate::error::{Error, Result};
-use crate::schema::{DATASETS, EMBEDDINGS_PREFIX, VARIANTS};
+use crate::schema::{DATASETS, VARIANTS};
 use crate::store::Store;
 
 /// Compaction and cleanup settings.
@@ -57,24 +57,16 @@ pub struct TableVersion {
 impl Store {
     /// Names of the tables present (local stores list the directory; others check the fixed names).
     pub async fn tables(&self) -> Result<Vec<String>> {
-        let mut names = Vec::new();
         let local = !self.uri().contains("://") || self.uri().starts_with("file://");
         if local {
             let dir = self.uri().strip_prefix("file://").unwrap_or(self.uri());
-            let entries = std::fs::read_dir(dir).map_err(|source| Error::Io { path: dir.into(), source })?;
-            for entry in entries.flatten() {
-                let name = entry.file_name().to_string_lossy().into_owned();
-                if let Some(table) = name.strip_suffix(".lance")
-                    && (table == VARIANTS || table == DATASETS || table.starts_with(EMBEDDINGS_PREFIX))
-                {
-                    names.push(table.to_owned());
-                }
-            }
-        } else {
-            for t in [VARIANTS, DATASETS] {
-                if self.open_table(t).await?.is_some() {
-                    names.push(t.to_owned());
-                }
+            std::fs::read_dir(dir).map_err(|source| Error::Io { path: dir.into(), source })?;
+            return Ok(self.table_names());
+        }
+        let mut names = Vec::new();
+        for t in [VARIANTS, DATASETS] {
+            if self.open_table(t).await?.is_some() {
+                names.push(t.to_owned());
             }
         }
         names.sort();

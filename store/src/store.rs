@@ -9,6 +9,7 @@ use lance::dataset::{InsertBuilder, WriteMode, WriteParams};
 
 use crate::error::{Error, Result};
 use crate::maintenance::CompactParams;
+use crate::schema::{DATASETS, EMBEDDINGS_PREFIX, VARIANTS};
 
 /// Default store location when neither `--store` nor `$ESMDB_STORE` is given.
 pub const DEFAULT_STORE: &str = "./esmdb-data";
@@ -71,6 +72,26 @@ impl Store {
     /// The URI of a table (`<root>/<table>.lance`).
     pub fn table_uri(&self, table: &str) -> String {
         format!("{}/{table}.lance", self.uri)
+    }
+
+    /// Names of the tables of a local store (its `variants`, `datasets` and `embeddings_d*` Lance
+    /// directories), sorted, without touching Lance (so it can run while planning). Object-store
+    /// roots are not listed (their tables are still opened by name).
+    pub fn table_names(&self) -> Vec<String> {
+        if !is_local(&self.uri) {
+            return Vec::new();
+        }
+        let root = Path::new(self.uri.strip_prefix("file://").unwrap_or(&self.uri));
+        let mut names: Vec<String> = std::fs::read_dir(root)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|e| e.path().is_dir())
+            .filter_map(|e| e.file_name().to_str().and_then(|n| n.strip_suffix(".lance")).map(str::to_owned))
+            .filter(|t| t == VARIANTS || t == DATASETS || t.starts_with(EMBEDDINGS_PREFIX))
+            .collect();
+        names.sort();
+        names
     }
 
     /// Opens a table at its latest version, or `None` if it has never been written.

@@ -6,7 +6,7 @@ use anyhow::Context;
 use esmdb_store::{EmbedParams, Pooling};
 
 use crate::args::EmbedArgs;
-use crate::embedder::EsmEmbedder;
+use esmdb_sql::engine::{Model, StoreEmbedder};
 
 pub fn run(args: EmbedArgs) -> anyhow::Result<ExitCode> {
     let dataset = args.dataset.clone().context("--dataset is required here")?;
@@ -39,7 +39,8 @@ pub fn run(args: EmbedArgs) -> anyhow::Result<ExitCode> {
         }
         let loaded = esmdb_model::load(&args.model, &super::embed::load_options(&args.runtime)?)?;
         let precision = args.runtime.precision.parse()?;
-        let embedder = EsmEmbedder::new(loaded, precision, options.batch_tokens, options.truncate);
+        let model = std::sync::Arc::new(Model::new(loaded, precision));
+        let embedder = StoreEmbedder::new(model, options.batch_tokens, options.truncate);
         let bar = crate::progress::sequences(0, "embedding");
         let started = std::time::Instant::now();
         let report = store

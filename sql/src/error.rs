@@ -1,0 +1,86 @@
+//! Errors of the SQL layer. Each names what the user wrote (setting, model, function, row) and
+//! converts into a DataFusion error so it reaches `esmdb sql` with its message intact.
+use datafusion::error::DataFusionError;
+
+/// Errors of the SQL layer.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A model could not be resolved or loaded.
+    #[error("unknown model `{name}`: {message}\nknown architectures: {}", esmdb_model::ARCHITECTURES.iter().map(|a| a.0).collect::<Vec<_>>().join(", "))]
+    UnknownModel {
+        /// As written.
+        name: String,
+        /// Why (the places searched, or the load error).
+        message: String,
+    },
+    /// A layer outside the model.
+    #[error("layer {layer} is out of range for `{model}`, which has layers 0..={num_layers} (or -1..=-{})", num_layers + 1)]
+    Layer {
+        /// The model.
+        model: String,
+        /// As written.
+        layer: i64,
+        /// The model's transformer layers.
+        num_layers: i64,
+    },
+    /// A bad `esmdb.*` setting.
+    #[error("setting {name} = '{value}': {message}")]
+    Setting {
+        /// Setting name.
+        name: &'static str,
+        /// Value.
+        value: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A function was called wrongly.
+    #[error("{function}: {message}")]
+    Call {
+        /// Function name.
+        function: &'static str,
+        /// What is wrong.
+        message: String,
+    },
+    /// A store error.
+    #[error(transparent)]
+    Store(#[from] esmdb_store::Error),
+    /// A regression error.
+    #[error("{function}: {source}")]
+    Regress {
+        /// Function name.
+        function: &'static str,
+        /// The error.
+        #[source]
+        source: esmdb_regress::Error,
+    },
+    /// The engine failed.
+    #[error("model `{model}`: {message}")]
+    Engine {
+        /// Model.
+        model: String,
+        /// What failed.
+        message: String,
+    },
+    /// A lock was poisoned by a panic in another query.
+    #[error("internal: the {0} lock was poisoned by an earlier panic")]
+    Poisoned(&'static str),
+}
+
+/// Result with [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl From<Error> for DataFusionError {
+    fn from(e: Error) -> Self {
+        match e {
+            Error::UnknownModel { .. } | Error::Layer { .. } | Error::Setting { .. } | Error::Call { .. } => {
+                DataFusionError::Plan(e.to_string())
+            }
+            other => DataFusionError::Execution(other.to_string()),
+        }
+    }
+}
+
+/// A planning error for `function`.
+pub(crate) fn call_error(function: &'static str, message: impl Into<String>) -> DataFusionError {
+    Error::Call { function, message: message.into() }.into()
+}

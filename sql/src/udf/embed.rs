@@ -1,0 +1,325 @@
+//! `esm2_embed(sequence [, model [, layer]])` — per-token ESM2 embeddings — and
+//! `esm2_embed_pooled(sequence, pooling [, model [, layer]])` — one cached pooled vector per row.
+//!
+//! Both are async scalar functions: DataFusion hands them batches of `esmdb.commit_every` rows and
+//! awaits them, while inference runs on tokio's blocking pool, off the query's async workers.
+//! The pooled variant goes through the store's embedding cache (hits are read, misses computed and
+//! committed batch by batch); `compress_mean(esm2_embed(…))` and `compress_bos(esm2_embed(…))` are
+//! rewritten into it at planning, so per-token tensors are never materialized for them.
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use arrow::array::ArrayRef;
+use arrow::datatypes::{DataType, Field, FieldRef};
+use async_trait::async_trait;
+use datafusion::common::ScalarValue;
+use datafusion::error::{DataFusionError, Result};
+use datafusion::logical_expr::async_udf::{AsyncScalarUDF, AsyncScalarUDFImpl};
+use datafusion::logical_expr::{
+    ColumnarValue, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, TypeSignature, Volatility,
+};
+use esmdb_store::{EmbedParams, Pooling, Store};
+
+use super::vectors;
+use crate::engine::{self, ModelKey, StoreEmbedder};
+use crate::error::{Error, call_error};
+use crate::options::EngineConfig;
+use crate::progress::{self, EmbedEvent};
+
+/// Name of the per-token function.
+pub const ESM2_EMBED: &str = "esm2_embed";
+/// Name of the pooled, cached function.
+pub const ESM2_EMBED_POOLED: &str = "esm2_embed_pooled";
+
+/// `esm2_embed`: per-token embeddings `List<FixedSizeList<Float32, D>>`, one vector per residue
+/// (fair-esm extract.py's `per_tok`: `<cls>`/`<eos>` excluded). Not cached — per-token tensors are
+/// what makes the Python pipeline's disk use explode; pool them (`compress_*`).
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct Esm2Embed {
+    config: EngineConfig,
+    signature: Signature,
+}
+
+/// `esm2_embed_pooled`: `FixedSizeList<Float32, D>`, read from or written to the store's cache.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct Esm2EmbedPooled {
+    config: EngineConfig,
+    signature: Signature,
+}
+
+fn signature(min: usize, max: usize) -> Signature {
+    // Volatile: never constant-folded at planning (async functions cannot run there), and each
+    // call's engine work is visible in the plan.
+    Signature::one_of((min..=max).map(TypeSignature::Any).collect(), Volatility::Volatile)
+}
+
+impl Esm2Embed {
+    /// The function under the session's `config` (its defaults type the result at planning).
+    pub fn udf(config: EngineConfig) -> ScalarUDF {
+        AsyncScalarUDF::new(Arc::new(Esm2Embed { config, signature: signature(1, 3) })).into_scalar_udf()
+    }
+}
+
+impl Esm2EmbedPooled {
+    /// The function under the session's `config`.
+    pub fn udf(config: EngineConfig) -> ScalarUDF {
+        AsyncScalarUDF::new(Arc::new(Esm2EmbedPooled { config, signature: signature(2, 4) })).into_scalar_udf()
+    }
+}
+
+/// Model and layer of a call: constant arguments at `model_at`/`model_at + 1`, else the defaults.
+struct Target {
+    model: String,
+    layer: i64,
+    dim: usize,
+}
+
+fn target(
+    function: &'static str,
+    config: &EngineConfig,
+    scalars: &[Option<&ScalarValue>],
+    fields: &[FieldRef],
+    model_at: usize,
+) -> Result<Target> {
+    let model = match fields.get(model_at) {
+        None => config.model.clone(),
+        Some(_) => match scalars.get(model_at).copied().flatten().and_then(|s| s.try_as_str()) {
+            Some(Some(m)) => m.to_owned(),
+            _ => return Err(call_error(function, "the model argument must be a constant string")),
+        },
+    };
+    let layer = match fields.get(model_at + 1) {
+        None => config.layer,
+        Some(_) => match scalars.get(model_at + 1).copied().flatten() {
+            Some(s) if !s.is_null() && s.data_type().is_integer() => match s.cast_to(&DataType::Int64)? {
+                ScalarValue::Int64(Some(l)) => l,
+                _ => return Err(call_error(function, "the layer argument must be a constant integer")),
+            },
+            _ => return Err(call_error(function, "the layer argument must be a constant integer")),
+        },
+    };
+    let (dim, num_layers) = engine::model_shape(&model, config)?;
+    let layer = engine::resolve_layer(layer, num_layers, &model)?;
+    Ok(Target { model, layer, dim })
+}
+
+fn check_sequence_arg(function: &'static str, fields: &[FieldRef]) -> Result<()> {
+    match fields.first().map(|f| f.data_type()) {
+        Some(DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Null) => Ok(()),
+        Some(other) => Err(call_error(function, format!("the sequence must be a string, got {other}"))),
+        None => Err(call_error(function, "missing the sequence argument")),
+    }
+}
+
+/// Normalized sequences of the non-NULL rows, with their row numbers.
+fn sequences(function: &'static str, array: &ArrayRef) -> Result<(Vec<usize>, Vec<String>)> {
+    let mut rows = Vec::new();
+    let mut seqs = Vec::new();
+    for (i, s) in vectors::strings(function, array)?.into_iter().enumerate() {
+        let Some(s) = s else { continue };
+        let normalized = esmdb_store::sequence::normalize(&s).map_err(|(pos, c)| {
+            call_error(function, format!("row {}: `{c}` at position {pos} is not an amino-acid letter", i + 1))
+        })?;
+        rows.push(i);
+        seqs.push(normalized);
+    }
+    Ok((rows, seqs))
+}
+
+fn exec_config(args: &ScalarFunctionArgs) -> EngineConfig {
+    EngineConfig::from_config(&args.config_options)
+}
+
+fn join_error(e: tokio::task::JoinError) -> DataFusionError {
+    DataFusionError::Execution(format!("embedding task failed: {e}"))
+}
+
+impl ScalarUDFImpl for Esm2Embed {
+    fn name(&self) -> &str {
+        ESM2_EMBED
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Err(DataFusionError::Internal("esm2_embed types its result from its arguments".into()))
+    }
+
+    fn return_field_from_args(&self, args: ReturnFieldArgs) -> Result<FieldRef> {
+        check_sequence_arg(ESM2_EMBED, args.arg_fields)?;
+        let t = target(ESM2_EMBED, &self.config, args.scalar_arguments, args.arg_fields, 1)?;
+        Ok(Arc::new(Field::new(ESM2_EMBED, vectors::tokens_type(t.dim), true)))
+    }
+
+    fn invoke_with_args(&self, _args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        Err(DataFusionError::Internal("esm2_embed is async".into()))
+    }
+}
+
+#[async_trait]
+impl AsyncScalarUDFImpl for Esm2Embed {
+    fn ideal_batch_size(&self) -> Option<usize> {
+        Some(self.config.commit_every.max(1))
+    }
+
+    async fn invoke_async_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let n = args.number_rows;
+        let exec = exec_config(&args);
+        let scalars: Vec<Option<ScalarValue>> = args
+            .args
+            .iter()
+            .map(|a| match a {
+                ColumnarValue::Scalar(s) => Some(s.clone()),
+                ColumnarValue::Array(_) => None,
+            })
+            .collect();
+        let scalar_refs: Vec<Option<&ScalarValue>> = scalars.iter().map(Option::as_ref).collect();
+        let t = target(ESM2_EMBED, &self.config, &scalar_refs, &args.arg_fields, 1)?;
+        let array = args.args[0].to_array(n)?;
+        let (rows, seqs) = sequences(ESM2_EMBED, &array)?;
+        let key = ModelKey::new(&t.model, &exec);
+        let batch_tokens = exec.batch_tokens;
+        let computed = tokio::task::spawn_blocking(move || -> Result<Vec<Vec<f32>>> {
+            let model = engine::model(&key)?;
+            if seqs.is_empty() {
+                return Ok(Vec::new());
+            }
+            let refs: Vec<&str> = seqs.iter().map(String::as_str).collect();
+            let out = model
+                .embed(&refs, vec![t.layer], vec![esmdb_model::Pooling::PerToken], batch_tokens, None)
+                .map_err(|e| Error::Engine { model: model.id.clone(), message: e.to_string() })?;
+            engine::stats().per_token_sequences.fetch_add(refs.len(), Ordering::Relaxed);
+            let mut per_seq = Vec::with_capacity(refs.len());
+            let mut offset = 0;
+            for len in &out.lengths {
+                let n = len * out.dim;
+                per_seq.push(out.values[0][offset..offset + n].to_vec());
+                offset += n;
+            }
+            Ok(per_seq)
+        })
+        .await
+        .map_err(join_error)??;
+        let mut matrices: Vec<Option<Vec<f32>>> = vec![None; n];
+        for (row, m) in rows.into_iter().zip(computed) {
+            matrices[row] = Some(m);
+        }
+        Ok(ColumnarValue::Array(vectors::tokens_array(t.dim, &matrices)?))
+    }
+}
+
+impl ScalarUDFImpl for Esm2EmbedPooled {
+    fn name(&self) -> &str {
+        ESM2_EMBED_POOLED
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Err(DataFusionError::Internal("esm2_embed_pooled types its result from its arguments".into()))
+    }
+
+    fn return_field_from_args(&self, args: ReturnFieldArgs) -> Result<FieldRef> {
+        check_sequence_arg(ESM2_EMBED_POOLED, args.arg_fields)?;
+        pooling_arg(args.scalar_arguments.get(1).copied().flatten())?;
+        let t = target(ESM2_EMBED_POOLED, &self.config, args.scalar_arguments, args.arg_fields, 2)?;
+        Ok(Arc::new(Field::new(ESM2_EMBED_POOLED, vectors::fsl_f32_type(t.dim), true)))
+    }
+
+    fn invoke_with_args(&self, _args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        Err(DataFusionError::Internal("esm2_embed_pooled is async".into()))
+    }
+}
+
+fn pooling_arg(s: Option<&ScalarValue>) -> Result<Pooling> {
+    match s.and_then(|s| s.try_as_str()) {
+        Some(Some(p)) => p.parse().map_err(|e: esmdb_store::Error| call_error(ESM2_EMBED_POOLED, e.to_string())),
+        _ => Err(call_error(ESM2_EMBED_POOLED, "the pooling argument must be the constant 'mean' or 'bos'")),
+    }
+}
+
+#[async_trait]
+impl AsyncScalarUDFImpl for Esm2EmbedPooled {
+    fn ideal_batch_size(&self) -> Option<usize> {
+        Some(self.config.commit_every.max(1))
+    }
+
+    async fn invoke_async_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let n = args.number_rows;
+        let exec = exec_config(&args);
+        let scalars: Vec<Option<ScalarValue>> = args
+            .args
+            .iter()
+            .map(|a| match a {
+                ColumnarValue::Scalar(s) => Some(s.clone()),
+                ColumnarValue::Array(_) => None,
+            })
+            .collect();
+        let scalar_refs: Vec<Option<&ScalarValue>> = scalars.iter().map(Option::as_ref).collect();
+        let pooling = pooling_arg(scalar_refs.get(1).copied().flatten())?;
+        let t = target(ESM2_EMBED_POOLED, &self.config, &scalar_refs, &args.arg_fields, 2)?;
+        let array = args.args[0].to_array(n)?;
+        let (rows, seqs) = sequences(ESM2_EMBED_POOLED, &array)?;
+        let key = ModelKey::new(&t.model, &exec);
+        let handle = tokio::runtime::Handle::current();
+        let vectors = tokio::task::spawn_blocking(move || -> Result<Vec<Vec<f32>>> {
+            if seqs.is_empty() {
+                return Ok(Vec::new());
+            }
+            let model = engine::model(&key)?;
+            let embedder = StoreEmbedder::new(model, exec.batch_tokens, None);
+            handle.block_on(cached_vectors(&exec, &embedder, &seqs, t.layer, pooling))
+        })
+        .await
+        .map_err(join_error)??;
+        let mut out: Vec<Option<Vec<f32>>> = vec![None; n];
+        for (row, v) in rows.into_iter().zip(vectors) {
+            out[row] = Some(v);
+        }
+        Ok(ColumnarValue::Array(vectors::fsl_f32(t.dim, &out)?))
+    }
+}
+
+/// Cache lookups and fills for one batch: misses are embedded and committed in chunks of
+/// `commit_every`, then every vector is read back in input order.
+async fn cached_vectors(
+    config: &EngineConfig,
+    embedder: &StoreEmbedder,
+    seqs: &[String],
+    layer: i64,
+    pooling: Pooling,
+) -> Result<Vec<Vec<f32>>> {
+    use esmdb_store::Embedder as _;
+    let store = Store::open_or_create(&config.store).await.map_err(Error::from)?;
+    let refs: Vec<&str> = seqs.iter().map(String::as_str).collect();
+    let params = EmbedParams { outputs: vec![(layer as i32, pooling)], batch_sequences: config.commit_every.max(1) };
+    let model = embedder.model_id().to_owned();
+    let mut on_progress = |p: esmdb_store::EmbedProgress| {
+        progress::report(&EmbedEvent {
+            model: model.clone(),
+            unique: p.unique,
+            hits: p.hits,
+            misses: p.misses,
+            embedded: p.embedded,
+        })
+    };
+    let report = store.embed_sequences(&refs, embedder, &params, &mut on_progress).await.map_err(Error::from)?;
+    engine::stats().cache_hits.fetch_add(report.hits, Ordering::Relaxed);
+    let key = esmdb_store::OutputKey { layer: layer as i32, pooling };
+    let hashes: Vec<String> = refs.iter().map(|s| esmdb_store::sequence::seq_hash(s)).collect();
+    let found = store.lookup(embedder.model_id(), embedder.dim(), key, &hashes).await.map_err(Error::from)?;
+    hashes
+        .iter()
+        .map(|h| {
+            found.get(h).cloned().ok_or_else(|| {
+                DataFusionError::Execution(format!(
+                    "embedding cache: vector for {h} missing right after it was written"
+                ))
+            })
+        })
+        .collect()
+}
