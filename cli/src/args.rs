@@ -25,6 +25,13 @@ pub enum Command {
     Versions(VersionsArgs),
     /// Compact the store's tables and clean up old versions.
     Compact(CompactArgs),
+    /// Run SQL over the store (`;`-separated statements in one session; the last result is printed).
+    Sql(SqlArgs),
+    /// Interactive SQL shell over the store, with line editing and history.
+    Shell(ShellArgs),
+    /// The paper's study: datasets × models × compressions under its LassoCV protocol, resumable;
+    /// writes results.csv, summary.csv and figures.
+    Reproduce(ReproduceArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -147,6 +154,92 @@ pub struct CompactArgs {
     /// Versions to keep per table, the latest included.
     #[arg(long, default_value_t = 20)]
     pub retain_versions: usize,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+/// The session's `esmdb.*` settings (also `SET esmdb.<name> = …` in SQL).
+#[derive(Debug, Args, Clone)]
+pub struct SessionArgs {
+    /// Default model of esm2_embed (name, Hugging Face directory or fair-esm .pt).
+    #[arg(long, env = "ESMDB_MODEL", default_value = "esm2_t6_8M_UR50D")]
+    pub model: String,
+    /// Default layer (negative counts from the end).
+    #[arg(long, default_value_t = -1, allow_negative_numbers = true)]
+    pub layer: i32,
+    /// Device: cpu, cuda or cuda:N.
+    #[arg(long, default_value = "cpu", env = "ESMDB_DEVICE")]
+    pub device: String,
+    /// Precision: fp32, bf16 or fp16 (CUDA).
+    #[arg(long, default_value = "fp32")]
+    pub precision: String,
+    /// Token budget per forward pass, padding included.
+    #[arg(long, default_value_t = 4096)]
+    pub batch_tokens: usize,
+    /// libtorch CPU threads (default: all cores).
+    #[arg(long, env = "ESMDB_THREADS")]
+    pub threads: Option<usize>,
+    /// Sequences per cache commit (the most an interrupted query loses).
+    #[arg(long, default_value_t = 256)]
+    pub commit_every: usize,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct SqlArgs {
+    /// SQL text; `-` reads it from standard input.
+    pub sql: String,
+    /// Output format: table, csv, json (one object per line) or parquet (needs --out).
+    #[arg(long, default_value = "table")]
+    pub format: String,
+    /// Write the result to this file (atomically) instead of standard output.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub session: SessionArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ShellArgs {
+    #[command(flatten)]
+    pub session: SessionArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ReproduceArgs {
+    /// Datasets, comma-separated: directories of the paper's layout (`<NAME>_metadata.csv` +
+    /// `<NAME>_muts.fasta`), input files, or names of datasets already in the store.
+    #[arg(long, value_delimiter = ',', required = true)]
+    pub datasets: Vec<String>,
+    /// Models, comma-separated (names, Hugging Face directories or fair-esm .pt files).
+    #[arg(long, value_delimiter = ',', required = true)]
+    pub models: Vec<String>,
+    /// Compressions, comma-separated: mean, bos, max (mean and bos are cached in the store).
+    #[arg(long, value_delimiter = ',', default_value = "mean")]
+    pub compress: Vec<String>,
+    /// Layer (default: the last of each model).
+    #[arg(long, default_value_t = -1, allow_negative_numbers = true)]
+    pub layer: i32,
+    /// Protocol options as in lasso_cv_eval, e.g. `preset=readme, scheme=modulo` (default: the
+    /// paper's published settings).
+    #[arg(long, default_value = "")]
+    pub protocol: String,
+    /// The paper's per-fold results CSV, to plot ours against the published numbers.
+    #[arg(long)]
+    pub paper: Option<PathBuf>,
+    /// Output directory.
+    #[arg(long, default_value = "results")]
+    pub out: PathBuf,
+    /// Device: cpu, cuda or cuda:N.
+    #[arg(long, default_value = "cpu", env = "ESMDB_DEVICE")]
+    pub device: String,
+    /// libtorch CPU threads (default: all cores).
+    #[arg(long, env = "ESMDB_THREADS")]
+    pub threads: Option<usize>,
+    /// Token budget per forward pass.
+    #[arg(long, default_value_t = 4096)]
+    pub batch_tokens: usize,
     #[command(flatten)]
     pub store: StoreArgs,
 }

@@ -2,7 +2,6 @@
 //! library crates; errors are printed once, with their chain.
 mod args;
 mod cmd;
-mod embedder;
 mod progress;
 
 use std::process::ExitCode;
@@ -30,5 +29,8 @@ fn run(cli: args::Cli) -> anyhow::Result<ExitCode> {
         args::Command::Ingest(i) => cmd::ingest::run(i),
         args::Command::Versions(v) => cmd::store_admin::versions(v),
         args::Command::Compact(c) => cmd::store_admin::compact(c),
+        args::Command::Sql(s) => cmd::sql::run(s),
+        args::Command::Shell(s) => cmd::shell::run(s),
+        args::Command::Reproduce(r) => cmd::reproduce::run(r),
     }
 }

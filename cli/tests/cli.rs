@@ -12,7 +12,10 @@ fn esmdb(args: &[&str]) -> Output {
 }
 
 fn fixture() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/dms/YAP1_HUMAN_Fields2012_singles_muts.fasta")
+    std::path::PathBuf::from(
+        std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into()),
+    )
+    .join("../tests/fixtures/dms/YAP1_HUMAN_Fields2012_singles_muts.fasta")
 }
 
 fn init_model(dir: &Path) -> PathBuf {

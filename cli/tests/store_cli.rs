@@ -21,7 +21,10 @@ fn fails(args: &[&str]) -> String {
 }
 
 fn fixture() -> (String, String) {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/dms");
+    let dir = std::path::PathBuf::from(
+        std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into()),
+    )
+    .join("../tests/fixtures/dms");
     (
         dir.join("YAP1_HUMAN_Fields2012_singles_metadata.csv").display().to_string(),
         dir.join("YAP1_HUMAN_Fields2012_singles_muts.fasta").display().to_string(),

@@ -3,4 +3,7 @@ pub mod embed;
 pub mod embed_dataset;
 pub mod ingest;
 pub mod model;
+pub mod reproduce;
+pub mod shell;
+pub mod sql;
 pub mod store_admin;

@@ -1,0 +1,139 @@
+//! `esmdb sql "SQL"`: statements run in one session over the store; the last result streams to
+//! standard output (or `--out`) as it is computed, with embedding progress on stderr.
+use std::io::{Read, Write};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use esmdb_sql::output::{Format, Writer};
+use esmdb_sql::progress::{EmbedEvent, ProgressSink, set_progress_sink};
+use esmdb_sql::{EngineConfig, Session};
+use futures::StreamExt;
+use indicatif::ProgressBar;
+
+use crate::args::{SessionArgs, SqlArgs};
+
+pub fn run(args: SqlArgs) -> anyhow::Result<ExitCode> {
+    let format: Format = args.format.parse()?;
+    if format == Format::Parquet && args.out.is_none() {
+        anyhow::bail!("--format parquet needs --out FILE");
+    }
+    let sql = if args.sql == "-" {
+        let mut s = String::new();
+        std::io::stdin().read_to_string(&mut s).context("reading SQL from standard input")?;
+        s
+    } else {
+        args.sql.clone()
+    };
+    super::store_admin::runtime()?.block_on(async {
+        let session = open_session(&args.session).await?;
+        let _progress = EmbedProgress::install();
+        let Some(df) = session.run_script(&sql).await? else {
+            anyhow::bail!("no SQL statement given");
+        };
+        match &args.out {
+            None => {
+                stream(df, format, std::io::BufWriter::new(std::io::stdout())).await?;
+            }
+            Some(path) => {
+                // Written next to the target and renamed into place: never a half-written file.
+                let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+                let tmp = tempfile::NamedTempFile::new_in(dir)
+                    .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
+                let file = tmp.reopen()?;
+                stream(df, format, std::io::BufWriter::new(file)).await?;
+                tmp.persist(path).with_context(|| format!("writing {}", path.display()))?;
+            }
+        }
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// Executes `df` and writes its batches as they arrive.
+pub async fn stream<W: Write + Send>(
+    df: esmdb_sql::datafusion::dataframe::DataFrame,
+    format: Format,
+    out: W,
+) -> anyhow::Result<()> {
+    let schema = df.schema().as_arrow().clone();
+    let mut batches = df.execute_stream().await?;
+    let mut writer = Writer::new(format, out);
+    while let Some(batch) = batches.next().await {
+        writer.write(&batch?)?;
+    }
+    writer.finish(&schema)?;
+    Ok(())
+}
+
+/// A session with the command line's settings.
+pub async fn open_session(args: &SessionArgs) -> anyhow::Result<Session> {
+    let options = EngineConfig {
+        model: args.model.clone(),
+        layer: i64::from(args.layer),
+        device: args.device.clone(),
+        precision: args.precision.clone(),
+        batch_tokens: args.batch_tokens,
+        threads: args.threads.unwrap_or(0),
+        commit_every: args.commit_every.max(1),
+        store: args.store.store.clone(),
+    };
+    Ok(Session::open(options).await?)
+}
+
+/// Embedding progress on stderr: sequences embedded, cache hits, rate (hidden when stderr is not a
+/// terminal). Removed again when dropped.
+pub struct EmbedProgress {
+    _bar: Arc<ProgressBar>,
+}
+
+struct BarSink {
+    bar: Arc<ProgressBar>,
+    totals: std::sync::Mutex<(usize, usize)>,
+    last: std::sync::Mutex<EmbedEvent>,
+}
+
+impl ProgressSink for BarSink {
+    fn embedding(&self, e: &EmbedEvent) {
+        let (Ok(mut totals), Ok(mut last)) = (self.totals.lock(), self.last.lock()) else { return };
+        // Events of one call are cumulative; a new call starts from embedded = 0.
+        let fresh = e.embedded == 0 || e.model != last.model || e.embedded < last.embedded;
+        let delta = if fresh { e.embedded } else { e.embedded - last.embedded };
+        if e.embedded == 0 {
+            totals.1 += e.hits;
+        }
+        totals.0 += delta;
+        *last = e.clone();
+        self.bar.set_message(format!("{}: embedded {} sequences, cache hits {}", e.model, totals.0, totals.1));
+        self.bar.set_position(totals.0 as u64);
+    }
+}
+
+impl EmbedProgress {
+    /// Installs the stderr progress display.
+    pub fn install() -> Self {
+        let bar = Arc::new(ProgressBar::new_spinner());
+        if let Ok(style) = indicatif::ProgressStyle::with_template("{spinner} {msg} [{elapsed_precise}, {per_sec}]") {
+            bar.set_style(style);
+        }
+        let sink = BarSink {
+            bar: Arc::clone(&bar),
+            totals: std::sync::Mutex::new((0, 0)),
+            last: std::sync::Mutex::new(EmbedEvent {
+                model: String::new(),
+                unique: 0,
+                hits: 0,
+                misses: 0,
+                embedded: 0,
+            }),
+        };
+        set_progress_sink(Some(Arc::new(sink)));
+        EmbedProgress { _bar: bar }
+    }
+}
+
+impl Drop for EmbedProgress {
+    fn drop(&mut self) {
+        set_progress_sink(None);
+        self._bar.finish_and_clear();
+    }
+}

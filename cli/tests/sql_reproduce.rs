@@ -1,0 +1,204 @@
+//! `esmdb sql` and `esmdb reproduce` as a user runs them, on small data and a seeded random model.
+#![allow(clippy::unwrap_used)]
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn esmdb(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_esmdb"))
+        .args(args)
+        .env_remove("ESMDB_STORE")
+        .env_remove("ESMDB_MODEL")
+        .env("HF_HUB_OFFLINE", "1")
+        .output()
+        .unwrap()
+}
+
+fn ok(args: &[&str]) -> (String, String) {
+    let out = esmdb(args);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "esmdb {args:?} failed: {stderr}");
+    (String::from_utf8_lossy(&out.stdout).into_owned(), stderr)
+}
+
+fn fails(args: &[&str]) -> String {
+    let out = esmdb(args);
+    assert!(!out.status.success(), "esmdb {args:?} should fail");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn fixtures() -> PathBuf {
+    std::path::PathBuf::from(
+        std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into()),
+    )
+    .join("../tests/fixtures/dms")
+}
+
+/// A paper-layout dataset of the first `n` IF1 variants (72 residues each: fast to embed).
+fn small_dataset(dir: &Path, name: &str, n: usize) {
+    std::fs::create_dir_all(dir).unwrap();
+    let csv = std::fs::read_to_string(fixtures().join("IF1_ECOLI_metadata.csv")).unwrap();
+    let lines: Vec<&str> = csv.lines().take(n + 1).collect();
+    std::fs::write(dir.join(format!("{name}_metadata.csv")), lines.join("\n") + "\n").unwrap();
+    let fasta = std::fs::read_to_string(fixtures().join("IF1_ECOLI_muts.fasta")).unwrap();
+    let records: Vec<&str> = fasta.split('>').filter(|r| !r.trim().is_empty()).take(n).collect();
+    let text: String = records.iter().map(|r| format!(">{r}")).collect();
+    std::fs::write(dir.join(format!("{name}_muts.fasta")), text).unwrap();
+}
+
+/// Distinct sequences among the first `n` IF1 variants.
+fn distinct_sequences(n: usize) -> usize {
+    let csv = std::fs::read_to_string(fixtures().join("IF1_ECOLI_metadata.csv")).unwrap();
+    let seqs: std::collections::HashSet<&str> =
+        csv.lines().skip(1).take(n).map(|l| l.rsplit(',').next().unwrap()).collect();
+    seqs.len()
+}
+
+fn init_model(dir: &Path) -> String {
+    let model = dir.join("esm2_t6_8M_UR50D");
+    ok(&["model", "init", "--arch", "esm2_t6_8M_UR50D", "--seed", "7", "--out", model.to_str().unwrap()]);
+    model.display().to_string()
+}
+
+#[test]
+fn sql_runs_statements_and_writes_every_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store").display().to_string();
+    let yap1 = fixtures().join("YAP1_HUMAN_Fields2012_singles_metadata.csv");
+    ok(&["ingest", "--store", &store, "--dataset", "YAP1", yap1.to_str().unwrap()]);
+
+    let q = "SELECT dataset, count(*) AS n FROM variants GROUP BY dataset";
+    let (csv, _) = ok(&["sql", "--store", &store, "--format", "csv", q]);
+    assert_eq!(csv, "dataset,n\nYAP1,362\n");
+    let (json, _) = ok(&["sql", "--store", &store, "--format", "json", q]);
+    assert_eq!(json.trim(), r#"{"dataset":"YAP1","n":362}"#);
+    let (table, _) = ok(&["sql", "--store", &store, q]);
+    assert!(table.contains("| dataset | n   |") && table.contains("| YAP1    | 362 |"), "{table}");
+
+    // Several statements in one session: the SET applies to the last one, whose result is printed.
+    let (out, _) = ok(&[
+        "sql",
+        "--store",
+        &store,
+        "--format",
+        "csv",
+        "SET esmdb.batch_tokens = 1234; SELECT value FROM information_schema.df_settings WHERE name = 'esmdb.batch_tokens'",
+    ]);
+    assert_eq!(out, "value\n1234\n");
+
+    // Parquet goes to a file, atomically.
+    let out_file = dir.path().join("r.parquet");
+    ok(&["sql", "--store", &store, "--format", "parquet", "--out", out_file.to_str().unwrap(), q]);
+    let (count, _) =
+        ok(&["sql", "--store", &store, "--format", "csv", &format!("SELECT n FROM '{}'", out_file.display())]);
+    assert_eq!(count, "n\n362\n");
+
+    assert!(fails(&["sql", "--store", &store, "--format", "parquet", q]).contains("--format parquet needs --out"));
+    assert!(fails(&["sql", "--store", &store, "--format", "xml", q]).contains("unknown format `xml`"));
+    let err = fails(&["sql", "--store", &store, "SELECT nope FROM variants"]);
+    assert!(err.contains("nope"), "{err}");
+    let missing = dir.path().join("no/such/dir/out.csv");
+    let err = fails(&["sql", "--store", &store, "--format", "csv", "--out", missing.to_str().unwrap(), q]);
+    assert!(err.contains("no/such/dir"), "{err}");
+    assert!(!missing.exists());
+}
+
+#[test]
+fn reproduce_writes_the_papers_results_and_resumes_without_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("dms");
+    small_dataset(&data, "IF1_small", 60);
+    let model = init_model(dir.path());
+    let store = dir.path().join("store").display().to_string();
+    let out = dir.path().join("results");
+    let args = [
+        "reproduce",
+        "--store",
+        &store,
+        "--datasets",
+        data.to_str().unwrap(),
+        "--models",
+        &model,
+        "--compress",
+        "mean,bos",
+        "--out",
+        out.to_str().unwrap(),
+        "--threads",
+        "2",
+    ];
+    let (summary, _) = ok(&args);
+    assert!(summary.contains("IF1_small"), "{summary}");
+    let results = std::fs::read_to_string(out.join("results.csv")).unwrap();
+    let mut lines = results.lines();
+    assert_eq!(
+        lines.next().unwrap(),
+        "Model,Fold,R2_score_train,MAE_score_train,RMSE_score_train,R2_score_test,MAE_score_test,\
+         RMSE_score_test,rho_score_train,rho_score_test,nun_zero_coefs,Compression_method,Dataset"
+    );
+    let rows: Vec<Vec<String>> = lines.map(|l| l.split(',').map(str::to_owned).collect()).collect();
+    assert_eq!(rows.len(), 10, "5 folds × 2 compressions");
+    for c in ["mean", "bos"] {
+        let folds: Vec<&str> = rows.iter().filter(|r| r[11] == c).map(|r| r[1].as_str()).collect();
+        assert_eq!(folds, ["1", "2", "3", "4", "5"]);
+    }
+    for f in ["summary.csv", "r2_by_model_size.svg", "r2_by_model_size.png"] {
+        assert!(out.join(f).is_file(), "{f} missing");
+    }
+    let run: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).unwrap()).unwrap();
+    assert_eq!(run["embedded"], distinct_sequences(60));
+    assert_eq!(run["fits_run"], 2);
+
+    // The numbers are the SQL path's.
+    let q = format!(
+        "SELECT r['fold'] AS fold, r['r2_test'] AS r2 FROM (SELECT unnest(lasso_cv_eval(compress_mean(esm2_embed(\
+         sequence, '{model}')), target ORDER BY input_row)) AS r FROM variants WHERE dataset = 'IF1_small') ORDER BY fold"
+    );
+    let (sql_csv, _) = ok(&["sql", "--store", &store, "--format", "csv", &q]);
+    let sql_r2: Vec<f64> = sql_csv.lines().skip(1).map(|l| l.split(',').nth(1).unwrap().parse().unwrap()).collect();
+    let ours: Vec<f64> = rows.iter().filter(|r| r[11] == "mean").map(|r| r[5].parse().unwrap()).collect();
+    assert_eq!(sql_r2, ours);
+
+    // A second run: no embedding, no fitting, the same results.
+    ok(&args);
+    let run: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).unwrap()).unwrap();
+    assert_eq!(run["embedded"], 0);
+    assert_eq!(run["fits_run"], 0);
+    assert_eq!(run["fits_reused"], 2);
+    assert_eq!(std::fs::read_to_string(out.join("results.csv")).unwrap(), results);
+
+    // A new dataset: only its sequences are embedded, only its fits run.
+    small_dataset(&data, "IF1_more", 70);
+    ok(&args);
+    let run: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).unwrap()).unwrap();
+    assert_eq!(
+        run["embedded"],
+        distinct_sequences(70) - distinct_sequences(60),
+        "IF1_more shares its first 60 variants with IF1_small: only the new sequences are embedded"
+    );
+    assert_eq!(run["fits_run"], 2);
+    assert_eq!(run["fits_reused"], 2);
+
+    let err = fails(&[
+        "reproduce",
+        "--store",
+        &store,
+        "--datasets",
+        "nope",
+        "--models",
+        &model,
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(err.contains("dataset `nope`"), "{err}");
+    let err = fails(&[
+        "reproduce",
+        "--datasets",
+        "x",
+        "--models",
+        &model,
+        "--compress",
+        "pca",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(err.contains("unknown compression `pca`"), "{err}");
+}
