@@ -10,7 +10,10 @@ use serde_json::Value;
 
 /// Workspace root (the parent of `regress/`).
 pub fn workspace() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+    std::path::PathBuf::from(
+        std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into()),
+    )
+    .join("..")
 }
 
 /// The Python with scikit-learn: `$ESMDB_PYTHON`, else `<workspace>/.venv/bin/python`. Panics

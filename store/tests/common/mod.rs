@@ -8,7 +8,10 @@ use esmdb_store::{BoxError, Embedder, OutputKey, Pooling};
 
 /// The shipped YAP1 dataset in the paper's layout.
 pub fn yap1() -> (PathBuf, PathBuf) {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/dms");
+    let dir = std::path::PathBuf::from(
+        std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into()),
+    )
+    .join("../tests/fixtures/dms");
     (dir.join("YAP1_HUMAN_Fields2012_singles_metadata.csv"), dir.join("YAP1_HUMAN_Fields2012_singles_muts.fasta"))
 }
 
