@@ -12,7 +12,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let out = PathBuf::from(std::env::args().nth(1).unwrap_or_else(|| "gallery".into()));
     std::fs::create_dir_all(&out)?;
     let paper = std::env::args().nth(2).map_or_else(
-        || std::path::PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into())).join("tests/fixtures/paper_lassocv_head.csv"),
+        || {
+            std::path::PathBuf::from(
+                std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into()),
+            )
+            .join("tests/fixtures/paper_lassocv_head.csv")
+        },
         PathBuf::from,
     );
     let published = summarize(&read_results_csv(&paper)?);

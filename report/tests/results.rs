@@ -8,7 +8,10 @@ use esmdb_report::{
 };
 
 fn fixture() -> PathBuf {
-    std::path::PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into())).join("tests/fixtures/paper_lassocv_head.csv")
+    std::path::PathBuf::from(
+        std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into()),
+    )
+    .join("tests/fixtures/paper_lassocv_head.csv")
 }
 
 fn row(model: &str, fold: i64, r2_test: f64, dataset: &str) -> FoldRow {

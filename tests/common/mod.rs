@@ -9,7 +9,12 @@ use anyhow::{Context, Result, bail};
 
 /// The workspace root.
 pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
+    std::path::PathBuf::from(
+        std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into()),
+    )
+    .parent()
+    .map(Path::to_path_buf)
+    .unwrap_or_default()
 }
 
 /// The Python with the reference implementations: `$ESMDB_PYTHON`, else `<root>/.venv/bin/python`.
