@@ -2,7 +2,7 @@
 //! Mandatory like the parity tests: it needs the reference Python (`$ESMDB_PYTHON`, set up by
 //! `scripts/setup`, which installs `pylance`).
 #![allow(clippy::unwrap_used)]
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 use arrow_array::{Float64Array, Int64Array, StringArray};

@@ -8,7 +8,6 @@
 //! (`SET`, `CREATE …`, `DROP …`) — and every call builds a fresh runtime and session from it, in
 //! the calling cell's own code. Opening a session is cheap (no table is read until a query names it);
 //! the model is loaded once per cell that uses it.
-use std::collections::BTreeMap;
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -148,7 +147,7 @@ impl Db {
     pub fn ingest_dir(&self, dir: impl AsRef<Path>) -> Result<Table> {
         let dir = dir.as_ref();
         wrap(|| {
-            let datasets = paper_datasets(dir)?;
+            let datasets = esmdb_store::input::paper_layout(dir)?;
             let reports = block_on(async {
                 let store = Store::open_or_create(&self.store).await?;
                 let mut reports = Vec::new();
@@ -343,25 +342,6 @@ fn is_definition(statement: &str) -> bool {
 /// An SQL string literal.
 fn sql_str(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
-}
-
-/// The datasets of a directory in the paper's layout: name → `[metadata.csv, muts.fasta?]`.
-fn paper_datasets(dir: &Path) -> anyhow::Result<Vec<(String, Vec<PathBuf>)>> {
-    let mut found: BTreeMap<String, Vec<PathBuf>> = BTreeMap::new();
-    for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
-        let path = entry.with_context(|| format!("reading {}", dir.display()))?.path();
-        let Some(file) = path.file_name().and_then(|n| n.to_str()).map(str::to_owned) else { continue };
-        if let Some(name) = file.strip_suffix("_metadata.csv") {
-            found.entry(name.to_owned()).or_default().insert(0, path);
-        } else if let Some(name) = file.strip_suffix("_muts.fasta") {
-            found.entry(name.to_owned()).or_default().push(path);
-        }
-    }
-    found.retain(|_, files| files.iter().any(|f| f.to_string_lossy().ends_with("_metadata.csv")));
-    if found.is_empty() {
-        bail!("{}: no `<NAME>_metadata.csv` files (the paper's layout)", dir.display());
-    }
-    Ok(found.into_iter().collect())
 }
 
 /// The cache statistics query over the tables the store has.

@@ -1,7 +1,7 @@
 //! Results CSVs and summaries: our files round-trip in the paper's layout, the paper's own file
 //! reads into comparable names, and summaries match numbers computed by hand (Python `statistics`).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use esmdb_report::{
     Error, FoldRow, RESULTS_COLUMNS, read_results_csv, summarize, summary_table, write_results_csv, write_summary_csv,

@@ -7,7 +7,6 @@
 //!    (`lasso_cv_eval(compress_*(esm2_embed(sequence, model, layer)), target, protocol ORDER BY input_row)`)
 //!    unless a finished part for the same inputs exists under `out/parts/`.
 //! 4. Assemble `results.csv` (the paper's columns), `summary.csv`, figures, `run.json`.
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -191,20 +190,7 @@ fn dataset_sources(items: &[String]) -> anyhow::Result<Vec<DatasetSource>> {
     for item in items.iter().map(|s| s.trim()).filter(|s| !s.is_empty()) {
         let path = Path::new(item);
         if path.is_dir() {
-            let mut found: BTreeMap<String, Vec<PathBuf>> = BTreeMap::new();
-            for entry in std::fs::read_dir(path).with_context(|| format!("reading {}", path.display()))?.flatten() {
-                let file = entry.path();
-                let fname = entry.file_name().to_string_lossy().into_owned();
-                if let Some(name) = fname.strip_suffix("_metadata.csv") {
-                    found.entry(name.to_owned()).or_default().insert(0, file);
-                } else if let Some(name) = fname.strip_suffix("_muts.fasta") {
-                    found.entry(name.to_owned()).or_default().push(file);
-                }
-            }
-            found.retain(|_, files| files.iter().any(|f| f.to_string_lossy().ends_with("_metadata.csv")));
-            if found.is_empty() {
-                bail!("{}: no `<NAME>_metadata.csv` files (the paper's layout)", path.display());
-            }
+            let found = esmdb_store::input::paper_layout(path)?;
             out.extend(found.into_iter().map(|(name, files)| DatasetSource { name, files }));
         } else if path.is_file() {
             let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();

@@ -126,6 +126,17 @@ fn sequences(function: &'static str, array: &ArrayRef) -> Result<(Vec<usize>, Ve
     Ok((rows, seqs))
 }
 
+/// The arguments given as constants (model, layer, pooling), as at planning.
+fn constant_args(args: &ScalarFunctionArgs) -> Vec<Option<ScalarValue>> {
+    args.args
+        .iter()
+        .map(|a| match a {
+            ColumnarValue::Scalar(s) => Some(s.clone()),
+            ColumnarValue::Array(_) => None,
+        })
+        .collect()
+}
+
 fn exec_config(args: &ScalarFunctionArgs) -> EngineConfig {
     EngineConfig::from_config(&args.config_options)
 }
@@ -167,14 +178,7 @@ impl AsyncScalarUDFImpl for Esm2Embed {
     async fn invoke_async_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let n = args.number_rows;
         let exec = exec_config(&args);
-        let scalars: Vec<Option<ScalarValue>> = args
-            .args
-            .iter()
-            .map(|a| match a {
-                ColumnarValue::Scalar(s) => Some(s.clone()),
-                ColumnarValue::Array(_) => None,
-            })
-            .collect();
+        let scalars = constant_args(&args);
         let scalar_refs: Vec<Option<&ScalarValue>> = scalars.iter().map(Option::as_ref).collect();
         let t = target(ESM2_EMBED, &self.config, &scalar_refs, &args.arg_fields, 1)?;
         let array = args.args[0].to_array(n)?;
@@ -251,14 +255,7 @@ impl AsyncScalarUDFImpl for Esm2EmbedPooled {
     async fn invoke_async_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let n = args.number_rows;
         let exec = exec_config(&args);
-        let scalars: Vec<Option<ScalarValue>> = args
-            .args
-            .iter()
-            .map(|a| match a {
-                ColumnarValue::Scalar(s) => Some(s.clone()),
-                ColumnarValue::Array(_) => None,
-            })
-            .collect();
+        let scalars = constant_args(&args);
         let scalar_refs: Vec<Option<&ScalarValue>> = scalars.iter().map(Option::as_ref).collect();
         let pooling = pooling_arg(scalar_refs.get(1).copied().flatten())?;
         let t = target(ESM2_EMBED_POOLED, &self.config, &scalar_refs, &args.arg_fields, 2)?;

@@ -337,3 +337,27 @@ fn cross_check(tabular: &[(VariantRecord, Origin)], fastas: &[(PathBuf, Vec<fast
     }
     Ok(())
 }
+
+/// The datasets of a directory in the paper's layout, by name: `[<NAME>_metadata.csv, <NAME>_muts.fasta?]`
+/// (the metadata first; the FASTA when present, to cross-check). An error when there is none.
+pub fn paper_layout(dir: &std::path::Path) -> Result<Vec<(String, Vec<PathBuf>)>> {
+    let io = |source| Error::Io { path: dir.to_path_buf(), source };
+    let mut found: std::collections::BTreeMap<String, Vec<PathBuf>> = std::collections::BTreeMap::new();
+    for entry in std::fs::read_dir(dir).map_err(io)? {
+        let path = entry.map_err(io)?.path();
+        let Some(file) = path.file_name().and_then(|n| n.to_str()).map(str::to_owned) else { continue };
+        if let Some(name) = file.strip_suffix("_metadata.csv") {
+            found.entry(name.to_owned()).or_default().insert(0, path);
+        } else if let Some(name) = file.strip_suffix("_muts.fasta") {
+            found.entry(name.to_owned()).or_default().push(path);
+        }
+    }
+    found.retain(|_, files| files.iter().any(|f| f.to_string_lossy().ends_with("_metadata.csv")));
+    if found.is_empty() {
+        return Err(Error::Format {
+            path: dir.to_path_buf(),
+            message: "no `<NAME>_metadata.csv` files (the paper's layout)".into(),
+        });
+    }
+    Ok(found.into_iter().collect())
+}
