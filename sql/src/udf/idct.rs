@@ -84,6 +84,17 @@ impl ScalarUDFImpl for CompressIdct {
                             format!("row {}: needs at least 3 residues (the first and last are dropped)", row + 1),
                         ));
                     }
+                    if n > t.rows - 2 {
+                        // SWAT's quant2D fails here too (it cannot reshape to n·m).
+                        return Err(call_error(
+                            NAME,
+                            format!(
+                                "row {}: n = {n} exceeds the {} residues left after dropping the first and last",
+                                row + 1,
+                                t.rows - 2
+                            ),
+                        ));
+                    }
                     if m > t.dim {
                         return Err(call_error(
                             NAME,
