@@ -10,7 +10,9 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("ESMDB_LOG").unwrap_or_else(|_| "warn".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("ESMDB_LOG").unwrap_or_else(|_| "warn,usvg=error".into()),
+        )
         .with_writer(std::io::stderr)
         .init();
     match run(args::Cli::parse()) {
