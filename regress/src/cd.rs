@@ -87,8 +87,14 @@ pub(crate) struct Work {
     excluded: Vec<bool>,
 }
 
-/// `enet_coordinate_descent` (dense X, no Gram). `w` is the warm start and the result.
-pub(crate) fn lasso_dense(
+crate::linalg::dispatch! {
+    /// `enet_coordinate_descent` (dense X, no Gram). `w` is the warm start and the result.
+    pub(crate) fn lasso_dense(w: &mut [f64], alpha: f64, d: &Design, y: &[f64], max_iter: usize, tol: f64,
+        ws: &mut Work) -> Solve => lasso_dense_impl
+}
+
+#[inline(always)]
+fn lasso_dense_impl(
     w: &mut [f64],
     alpha: f64,
     d: &Design,
@@ -206,15 +212,14 @@ impl GramProblem {
     }
 }
 
-/// `enet_coordinate_descent_gram`. `w` is the warm start and the result.
-pub(crate) fn lasso_gram(
-    w: &mut [f64],
-    alpha: f64,
-    g: &GramProblem,
-    max_iter: usize,
-    tol: f64,
-    ws: &mut Work,
-) -> Solve {
+crate::linalg::dispatch! {
+    /// `enet_coordinate_descent_gram`. `w` is the warm start and the result.
+    pub(crate) fn lasso_gram(w: &mut [f64], alpha: f64, g: &GramProblem, max_iter: usize, tol: f64,
+        ws: &mut Work) -> Solve => lasso_gram_impl
+}
+
+#[inline(always)]
+fn lasso_gram_impl(w: &mut [f64], alpha: f64, g: &GramProblem, max_iter: usize, tol: f64, ws: &mut Work) -> Solve {
     let p = g.p;
     // Qw = Q @ w; only rows with w_j != 0 contribute (warm starts are sparse).
     let qw = &mut ws.r;

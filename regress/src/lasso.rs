@@ -247,31 +247,11 @@ fn fold_mse(ctx: &PathCtx<'_, '_>, split: &Split, s_test: Option<&Array2<f64>>) 
             // Σ_train (x − μ_t)(x − μ_t)ᵀ = S_full − S_test − n_t·d·dᵀ with d = μ_t − μ: the
             // correction is tiny because fold means are close to the full mean.
             let d: Vec<f64> = mu_t.iter().zip(ctx.mu).map(|(a, b)| a - b).collect();
-            let constant = constant_columns(x, &split.train);
-            let mut q_mat = vec![0.0; p * p];
-            for i in 0..p {
-                let row = &mut q_mat[i * p..(i + 1) * p];
-                if constant[i] {
-                    continue;
-                }
-                for j in 0..p {
-                    if !constant[j] {
-                        row[j] = s_full[[i, j]] - s_test[[i, j]] - nt as f64 * d[i] * d[j];
-                    }
-                }
+            let mut s_train = s_full - s_test;
+            for ((i, j), v) in s_train.indexed_iter_mut() {
+                *v -= nt as f64 * d[i] * d[j];
             }
-            let mut q = vec![0.0; p];
-            for (&i, ycv) in split.train.iter().zip(&yc) {
-                for ((qj, v), m) in q.iter_mut().zip(x.row(i)).zip(&mu_t) {
-                    *qj += (v - m) * ycv;
-                }
-            }
-            for (qj, c) in q.iter_mut().zip(&constant) {
-                if *c {
-                    *qj = 0.0;
-                }
-            }
-            Solver::Gram(GramProblem { q_mat, q, y_norm2: dot(&yc, &yc), p })
+            Solver::Gram(gram_problem(x, &split.train, &mu_t, &s_train, &yc))
         }
         _ => Solver::Dense(centered_design(x, &split.train, &mu_t)),
     };
@@ -297,6 +277,37 @@ fn fold_mse(ctx: &PathCtx<'_, '_>, split: &Split, s_test: Option<&Array2<f64>>) 
         mse.push(s / split.test.len() as f64);
     }
     mse
+}
+
+/// The Gram form of the centred problem on `rows`, given `s = Σ_rows (x − μ)(x − μ)ᵀ` and the
+/// centred target. Columns constant over `rows` get exact zeros, as scikit-learn's centring gives
+/// them (the downdated `s` leaves rounding noise there).
+fn gram_problem(x: ArrayView2<f64>, rows: &[usize], mu: &[f64], s: &Array2<f64>, yc: &[f64]) -> GramProblem {
+    let p = x.ncols();
+    let constant = constant_columns(x, rows);
+    let mut q_mat = vec![0.0; p * p];
+    for (i, row) in q_mat.chunks_exact_mut(p).enumerate() {
+        if constant[i] {
+            continue;
+        }
+        for (j, v) in row.iter_mut().enumerate() {
+            if !constant[j] {
+                *v = s[[i, j]];
+            }
+        }
+    }
+    let mut q = vec![0.0; p];
+    for (&i, ycv) in rows.iter().zip(yc) {
+        for ((qj, v), m) in q.iter_mut().zip(x.row(i)).zip(mu) {
+            *qj += (v - m) * ycv;
+        }
+    }
+    for (qj, c) in q.iter_mut().zip(&constant) {
+        if *c {
+            *qj = 0.0;
+        }
+    }
+    GramProblem { q_mat, q, y_norm2: dot(yc, yc), p }
 }
 
 /// Columns that are constant over `rows` (their centred values are exactly 0 in scikit-learn).
@@ -366,13 +377,24 @@ impl LassoCvParams {
         }
         let alpha = alphas[best];
 
-        // Refit: ElasticNet(alpha, precompute=False).fit(X, y), coefficients from zero.
+        // Refit: ElasticNet(alpha, precompute=False).fit(X, y), coefficients from zero. Where the
+        // folds already summed the full centred Gram matrix, the refit runs on it: the same
+        // coordinate updates and duality gap in exact arithmetic, at O(p) instead of O(n) per
+        // update.
         let ybar = y.sum() / n as f64;
         let yc: Vec<f64> = y.iter().map(|v| v - ybar).collect();
-        let design = centered_design(x, &all, &mu);
         let mut w = vec![0.0; p];
-        let solve =
-            cd::lasso_dense(&mut w, alpha * n as f64, &design, &yc, self.max_iter, self.tol, &mut Work::default());
+        let l1 = alpha * n as f64;
+        let solve = match s_full {
+            Some(s_full) if n > p => {
+                let g = gram_problem(x, &all, &mu, &s_full, &yc);
+                cd::lasso_gram(&mut w, l1, &g, self.max_iter, self.tol, &mut Work::default())
+            }
+            _ => {
+                let design = centered_design(x, &all, &mu);
+                cd::lasso_dense(&mut w, l1, &design, &yc, self.max_iter, self.tol, &mut Work::default())
+            }
+        };
         if w.iter().any(|v| !v.is_finite()) {
             return Err(Error::Diverged { alpha });
         }

@@ -1,19 +1,68 @@
-//! Small dense kernels for the solver's inner loops. Eight independent accumulators let LLVM
-//! vectorise the reductions (a single accumulator is a serial dependency chain); results differ
-//! from BLAS only in summation order, i.e. in the last bits.
+//! Small dense kernels for the solver's inner loops. They are plain `#[inline]` Rust: the solvers
+//! that call them are compiled once per CPU feature level ([`dispatch!`]: AVX-512, AVX2+FMA or
+//! the baseline, chosen at run time), and the kernels inline into each version, so they run at the
+//! vector width BLAS would use without tying the binary to the build machine's CPU. Sixteen
+//! independent accumulators keep two AVX-512 (four AVX2) FMA chains busy (a single accumulator is a
+//! serial dependency chain); results differ from BLAS only in summation order, i.e. in the last
+//! bits.
 
 use ndarray::{Array2, ArrayView2, s};
+
+/// Defines `fn $name(args) -> ret` that runs `$body(args)` compiled for the best instruction set
+/// this CPU has: AVX-512F, AVX2+FMA, or the target's baseline (SSE2 on x86-64), detected once per
+/// call (a cached atomic load). `$body` must be `#[inline(always)]` so that it, and the kernels
+/// it inlines, are compiled inside each `#[target_feature]` wrapper. Written out rather than taken
+/// from the `multiversion` crate: two functions need it, and that crate's proc-macro features would
+/// rebuild most of the dependency tree.
+macro_rules! dispatch {
+    ($(#[$doc:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) -> $ret:ty => $body:ident) => {
+        $(#[$doc])*
+        ///
+        /// Runs the version compiled for this CPU's widest vector unit (see [`crate::linalg`]).
+        $vis fn $name($($arg: $ty),*) -> $ret {
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx512f,avx2,fma")]
+                fn avx512($($arg: $ty),*) -> $ret {
+                    $body($($arg),*)
+                }
+                #[target_feature(enable = "avx2,fma")]
+                fn avx2($($arg: $ty),*) -> $ret {
+                    $body($($arg),*)
+                }
+                if std::arch::is_x86_feature_detected!("avx512f")
+                    && std::arch::is_x86_feature_detected!("avx2")
+                    && std::arch::is_x86_feature_detected!("fma")
+                {
+                    // SAFETY: the CPU has every feature `avx512` is compiled for (checked above).
+                    #[allow(unsafe_code)]
+                    return unsafe { avx512($($arg),*) };
+                }
+                if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+                    // SAFETY: the CPU has every feature `avx2` is compiled for (checked above).
+                    #[allow(unsafe_code)]
+                    return unsafe { avx2($($arg),*) };
+                }
+            }
+            $body($($arg),*)
+        }
+    };
+}
+pub(crate) use dispatch;
+
+/// Independent partial sums in [`dot`].
+const LANES: usize = 16;
 
 /// `a · b`.
 #[inline]
 pub(crate) fn dot(a: &[f64], b: &[f64]) -> f64 {
     let n = a.len().min(b.len());
     let (a, b) = (&a[..n], &b[..n]);
-    let mut acc = [0.0f64; 8];
-    let mut ca = a.chunks_exact(8);
-    let mut cb = b.chunks_exact(8);
+    let mut acc = [0.0f64; LANES];
+    let mut ca = a.chunks_exact(LANES);
+    let mut cb = b.chunks_exact(LANES);
     for (x, y) in (&mut ca).zip(&mut cb) {
-        for k in 0..8 {
+        for k in 0..LANES {
             acc[k] += x[k] * y[k];
         }
     }
@@ -21,7 +70,15 @@ pub(crate) fn dot(a: &[f64], b: &[f64]) -> f64 {
     for (x, y) in ca.remainder().iter().zip(cb.remainder()) {
         tail += x * y;
     }
-    ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + tail
+    // Pairwise, so the reduction vectorises too.
+    let mut width = LANES / 2;
+    while width > 0 {
+        for k in 0..width {
+            acc[k] += acc[k + width];
+        }
+        width /= 2;
+    }
+    acc[0] + tail
 }
 
 /// `y += a * x`.
