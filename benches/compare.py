@@ -3,17 +3,20 @@
 Two benchmarks (issues "SQL over the store" and "esmdb reproduce"):
 
   sql        for each dataset: `esmdb ingest` + ONE `esmdb sql` query
-             SELECT unnest(lasso_cv_eval(compress_mean(esm2_embed(sequence, M)), target ORDER BY input_row))
+             SELECT unnest(lasso_cv_eval(compress_mean(esm2_embed(sequence, M)), target, 'preset=P'
+                                         ORDER BY input_row))
              FROM variants WHERE dataset = D
   reproduce  `esmdb reproduce --datasets DIR --models M --compress mean` over all the datasets at once
 
-against benches/paper_pipeline.py (SWAT's extract -> compress -> reg_LassoCV, one process per step) for the same
-datasets. Both start cold: a fresh esmdb store (empty embedding cache) and fresh Python work directories. Reported:
+against benches/paper_pipeline.py (SWAT's extract -> compress -> reg_LassoCV, one process per step, fair-esm's
+forward pass as extract_esm2.py runs it) for the same datasets. `sql` uses run_reg_Lasso.py's solver settings
+(the `readme` preset) as its issue asks, `reproduce` the published reg_LassoCV.py settings; `--preset` overrides both. Both start cold: a fresh esmdb store (empty embedding cache) and fresh Python work directories. Reported:
 wall time, peak RSS (the largest of the processes, from wait4), bytes on disk (the store vs. the .pt files plus the
 pickles and CSVs), and the ratios. Both sides use the same seeded random-weight model and thread count.
 
 Usage: python benches/compare.py {sql,reproduce} [--dms ../shared/data/dms] [--datasets A,B] [--threads 2]
-       [--model-dir DIR | --arch esm2_t6_8M_UR50D] [--esmdb PATH] [--json-out FILE]
+       [--model-dir DIR | --arch esm2_t6_8M_UR50D] [--esmdb PATH] [--json-out FILE] [--engine fair-esm|hf]
+       [--preset published|readme]
 """
 import argparse
 import json
@@ -61,7 +64,8 @@ def du(path):
 def python_side(args, model_dir, names):
     out = Path(tempfile.mkdtemp(prefix="esmdb-bench-py-")) / "summary.json"
     cmd = [sys.executable, str(ROOT / "benches/paper_pipeline.py"), "--model-dir", model_dir, "--dms", args.dms,
-           "--datasets", ",".join(names), "--threads", str(args.threads), "--json-out", str(out)]
+           "--datasets", ",".join(names), "--threads", str(args.threads), "--json-out", str(out),
+           "--engine", args.engine, "--preset", args.preset]
     t = time.perf_counter()
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
     wall = time.perf_counter() - t
@@ -80,7 +84,8 @@ def esmdb_sql_side(args, exe, model_dir, names, work):
         files = [str(Path(args.dms) / f"{name}_metadata.csv"), str(Path(args.dms) / f"{name}_muts.fasta")]
         w1, r1, _ = run_rusage([exe, "ingest", "--store", store, "--dataset", name, *files], env)
         q = (f"SELECT r['fold'] AS fold, r['r2_test'] AS r2_test FROM (SELECT unnest(lasso_cv_eval("
-             f"compress_mean(esm2_embed(sequence, '{model_dir}')), target ORDER BY input_row)) AS r "
+             f"compress_mean(esm2_embed(sequence, '{model_dir}')), target, 'preset={args.preset}' "
+             f"ORDER BY input_row)) AS r "
              f"FROM variants WHERE dataset = '{name}') ORDER BY fold")
         w2, r2, out = run_rusage([exe, "sql", "--store", store, "--format", "csv", q], env)
         per[name] = {"ingest_s": w1, "query_s": w2, "query_peak_rss_mib": r2,
@@ -99,7 +104,7 @@ def esmdb_reproduce_side(args, exe, model_dir, names, work):
     store = str(work / "store")
     env = dict(os.environ, HF_HUB_OFFLINE="1")
     cmd = [exe, "reproduce", "--store", store, "--datasets", str(data), "--models", model_dir, "--compress", "mean",
-           "--out", str(work / "results"), "--threads", str(args.threads)]
+           "--out", str(work / "results"), "--threads", str(args.threads), "--protocol", f"preset={args.preset}"]
     wall, rss, _ = run_rusage(cmd, env)
     return {"wall_s": wall, "peak_rss_mib": rss, "disk_bytes": du(store),
             "results_bytes": du(work / "results"), "run": json.loads((work / "results/run.json").read_text())}
@@ -115,7 +120,14 @@ def main():
     ap.add_argument("--arch", default="esm2_t6_8M_UR50D")
     ap.add_argument("--esmdb", default=None)
     ap.add_argument("--json-out", default=None)
+    ap.add_argument("--engine", choices=("fair-esm", "hf"), default="fair-esm",
+                    help="the Python side's forward pass: fair-esm as extract_esm2.py (default) or transformers")
+    ap.add_argument("--preset", choices=("published", "readme"), default=None,
+                    help="LassoCV settings on both sides; default: readme (run_reg_Lasso.py: max_iter=10000, "
+                         "tol=1e-5) for sql, published (reg_LassoCV.py: 1000, 1e-2) for reproduce")
     args = ap.parse_args()
+    if args.preset is None:
+        args.preset = "readme" if args.mode == "sql" else "published"
     exe = esmdb_bin(args.esmdb)
     if args.datasets:
         names = args.datasets.split(",")

@@ -6,8 +6,9 @@ Vieira, Handojo, Wilke) chains per DMS dataset, reproduced as faithfully as this
 1. extract  -- scripts/extract_esm2.py (fair-esm's extract.py): FASTA → one `.pt` file per sequence holding
    {'label', 'representations': {layer: per-residue tensor [L, D]}, 'mean_representations': {layer: [D]},
    'bos_representations': {layer: [D]}}; fair-esm's FastaBatchedDataset, get_batch_indices(toks_per_batch=4096,
-   extra_toks_per_seq=1) and batch converter; the forward pass is transformers' EsmModel (the venv has no
-   fair-esm weights; EsmModel's output equals fair-esm's ESM2, but it skips the LM head fair-esm always computes).
+   extra_toks_per_seq=1) and batch converter; the forward pass is fair-esm's ESM2 loaded from a local checkpoint
+   holding the benchmark model's weights, called as extract.py calls it (`--engine hf` uses transformers'
+   EsmModel instead, sdpa or eager: the same numbers without the LM head fair-esm always computes).
 2. compress -- scripts/compressing_embeddings.py: reads every `.pt` back, keeps one vector per sequence (for `mean`
    the stored `mean_representations[layer]`), round-trips each through tmp/<label>.npy as the script does, and
    pickles {label: vector} to embed_layer_<L>_<method>.pkl. The other methods of that script (bos, maxPool, pca*,
@@ -92,21 +93,35 @@ def stage_extract(p):
     t = time.perf_counter()
     import torch
     from esm import Alphabet, FastaBatchedDataset
-    from transformers import EsmModel
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.set_verbosity_error()  # the checkpoint's unused lm_head weights are expected
-    hf_logging.disable_progress_bar()
     torch.set_num_threads(p["threads"])
-    import_s = time.perf_counter() - t
+    fair = p["engine"] == "fair-esm"
+    if fair:
+        import argparse as ap
 
-    t = time.perf_counter()
-    model = EsmModel.from_pretrained(p["model_dir"], add_pooling_layer=False, attn_implementation=p["attn"],
-                                     dtype=torch.float32)
+        import esm
+
+        import_s = time.perf_counter() - t
+        t = time.perf_counter()
+        # fair-esm checkpoints pickle an argparse.Namespace, which torch >= 2.6 refuses by default.
+        torch.serialization.add_safe_globals([ap.Namespace])
+        # extract.py: pretrained.load_model_and_alphabet(model_location) on a local checkpoint.
+        model, alphabet = esm.pretrained.load_model_and_alphabet_local(p["model_pt"])
+        n_layers = model.num_layers
+    else:
+        from transformers import EsmModel
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.set_verbosity_error()  # the checkpoint's unused lm_head weights are expected
+        hf_logging.disable_progress_bar()
+        import_s = time.perf_counter() - t
+        t = time.perf_counter()
+        model = EsmModel.from_pretrained(p["model_dir"], add_pooling_layer=False, attn_implementation=p["attn"],
+                                         dtype=torch.float32)
+        alphabet = Alphabet.from_architecture("ESM-1b")  # ESM2's alphabet in fair-esm
+        n_layers = model.config.num_hidden_layers
     model.eval()
     device = torch.device(p["device"])
     model = model.to(device)
-    alphabet = Alphabet.from_architecture("ESM-1b")  # ESM2's alphabet in fair-esm
     load_s = time.perf_counter() - t
 
     dataset = FastaBatchedDataset.from_file(p["fasta"])
@@ -117,7 +132,6 @@ def stage_extract(p):
     out_dir = Path(p["out_dir"])
     out_dir.mkdir(parents=True, exist_ok=True)
 
-    n_layers = model.config.num_hidden_layers
     assert all(-(n_layers + 1) <= i <= n_layers for i in p["layers"])
     repr_layers = [(i + n_layers + 1) % (n_layers + 1) for i in p["layers"]]
     need_hidden = any(layer != n_layers for layer in repr_layers)
@@ -130,13 +144,18 @@ def stage_extract(p):
             log(f"Processing {batch_idx + 1} of {len(batches)} batches ({toks.size(0)} sequences)")
             t = time.perf_counter()
             toks = toks.to(device=device, non_blocking=True)
-            out = model(input_ids=toks, attention_mask=toks.ne(alphabet.padding_idx),
-                        output_hidden_states=need_hidden)
-            # hidden_states[i] is the input of layer i (0 = embeddings), as fair-esm's repr_layers; layer N is the
-            # output after emb_layer_norm_after, i.e. last_hidden_state.
-            representations = {
-                layer: (out.last_hidden_state if layer == n_layers else out.hidden_states[layer]).to(device="cpu")
-                for layer in repr_layers}
+            if fair:
+                # extract.py's call, verbatim.
+                out = model(toks, repr_layers=repr_layers, return_contacts=False)
+                representations = {layer: r.to(device="cpu") for layer, r in out["representations"].items()}
+            else:
+                out = model(input_ids=toks, attention_mask=toks.ne(alphabet.padding_idx),
+                            output_hidden_states=need_hidden)
+                # hidden_states[i] is the input of layer i (0 = embeddings), as fair-esm's repr_layers; layer N is
+                # the output after emb_layer_norm_after, i.e. last_hidden_state.
+                representations = {
+                    layer: (out.last_hidden_state if layer == n_layers else out.hidden_states[layer]).to(device="cpu")
+                    for layer in repr_layers}
             forward_s += time.perf_counter() - t
             tokens += int(toks.ne(alphabet.padding_idx).sum())
             padded += toks.numel()
@@ -159,7 +178,8 @@ def stage_extract(p):
 
     return {"sequences": len(dataset), "batches": len(batches), "tokens": tokens, "padded_tokens": padded,
             "layers": repr_layers, "import_s": import_s, "model_load_s": load_s, "forward_s": forward_s,
-            "save_s": save_s, "attn": model.config._attn_implementation}
+            "save_s": save_s, "engine": p["engine"],
+            "attn": "fair-esm MultiheadAttention" if fair else model.config._attn_implementation}
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -468,7 +488,16 @@ def prepare_model(args, work):
         subprocess.run([exe, "model", "init", "--arch", args.init_arch, "--seed", str(args.seed), "--out",
                         str(model_dir)], check=True, stdout=subprocess.DEVNULL)
     cfg = json.loads((model_dir / "config.json").read_text())
-    return model_dir, cfg
+    model_pt = None
+    if args.engine == "fair-esm":
+        # The same weights as the fair-esm checkpoint extract.py loads (converted as the parity tests do; not timed).
+        sys.path.insert(0, str(ROOT / "tests" / "python"))
+        import esm_ref
+
+        model_pt = work / "model" / f"{model_dir.name}.pt"
+        model_pt.parent.mkdir(parents=True, exist_ok=True)
+        esm_ref.to_fair(str(model_dir), str(model_pt))
+    return model_dir, cfg, model_pt
 
 
 def write_fasta_subset(src, dst, limit):
@@ -541,7 +570,7 @@ def pipeline(args):
     for var in THREAD_VARS:
         env[var] = str(args.threads)
     try:
-        model_dir, cfg = prepare_model(args, work)
+        model_dir, cfg, model_pt = prepare_model(args, work)
         n_layers = cfg["num_hidden_layers"]
         layer = (args.layer + n_layers + 1) % (n_layers + 1)
         tag = model_dir.name
@@ -568,7 +597,8 @@ def pipeline(args):
             r = run_stage("extract", {**common, "model_dir": str(model_dir), "fasta": data[n]["fasta"],
                                       "out_dir": data[n]["embed_dir"], "layers": [args.layer], "include": include,
                                       "toks_per_batch": args.toks_per_batch, "truncate": args.truncate,
-                                      "device": args.device, "attn": args.attn}, env)
+                                      "device": args.device, "attn": args.attn, "engine": args.engine,
+                                      "model_pt": str(model_pt) if model_pt else None}, env)
             r["pt_files"], r["pt_bytes"], r["pt_disk_bytes"] = disk_usage(data[n]["embed_dir"])
             results.append({**r, "stage": "extract", "dataset": n})
             per_dataset[n]["stages"]["extract"] = r
@@ -604,7 +634,8 @@ def pipeline(args):
             "what": "SWAT extract_esm2.py -> compressing_embeddings.py -> reg_LassoCV.py, one process per step",
             "model_dir": str(model_dir), "model": {k: cfg[k] for k in ("num_hidden_layers", "hidden_size")},
             "layer": layer, "include": include, "compress": methods, "preset": args.preset, **preset,
-            "n_jobs": n_jobs, "threads": args.threads, "device": args.device, "attn": args.attn,
+            "n_jobs": n_jobs, "threads": args.threads, "device": args.device, "engine": args.engine,
+            "attn": args.attn if args.engine == "hf" else None,
             "toks_per_batch": args.toks_per_batch, "truncate": args.truncate, "limit_rows": args.limit_rows,
             "versions": versions(), "workdir": str(work) if keep else None,
             "datasets": per_dataset,
@@ -654,7 +685,10 @@ def main():
     ap.add_argument("--toks-per-batch", type=int, default=4096, help="extract.py --toks_per_batch (4096)")
     ap.add_argument("--truncate", type=int, default=5000, help="extract.py --truncation_seq_length (5000)")
     ap.add_argument("--device", default="cpu", help="cpu or cuda[:N] (default cpu)")
-    ap.add_argument("--attn", choices=("sdpa", "eager"), default="sdpa", help="EsmModel attention (default sdpa)")
+    ap.add_argument("--engine", choices=("fair-esm", "hf"), default="fair-esm",
+                    help="forward pass: fair-esm's ESM2, what extract_esm2.py runs (default), or transformers' EsmModel")
+    ap.add_argument("--attn", choices=("sdpa", "eager"), default="sdpa",
+                    help="EsmModel attention with --engine hf (default sdpa)")
     ap.add_argument("--json-out", default=None, help="also write the JSON summary here")
     ap.add_argument("--stage", choices=sorted(STAGES), help=argparse.SUPPRESS)
     ap.add_argument("--params", help=argparse.SUPPRESS)

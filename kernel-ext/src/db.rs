@@ -63,7 +63,10 @@ impl Db {
     /// `precision`, `batch_tokens`, `threads`, `commit_every`); a key starting with `datafusion.`
     /// sets that DataFusion option instead.
     pub fn set(&self, key: &str, value: impl ToString) -> Result<()> {
-        let value = value.to_string();
+        self.set_str(key, &value.to_string())
+    }
+
+    fn set_str(&self, key: &str, value: &str) -> Result<()> {
         wrap(|| {
             if key.is_empty() || !key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.') {
                 bail!("setting name `{key}`: use letters, digits, `_` and `.` only");
@@ -73,7 +76,7 @@ impl Db {
             } else {
                 format!("esmdb.{key}")
             };
-            self.sql(&format!("SET {full} = {}", sql_str(&value)))?;
+            self.sql(&format!("SET {full} = {}", sql_str(value)))?;
             Ok(())
         })
     }
@@ -130,11 +133,18 @@ impl Db {
     /// CSV/Parquet with `id`/`sequence` columns) into `dataset`. Only new variants are added.
     pub fn ingest<P: AsRef<Path>>(&self, dataset: &str, files: &[P]) -> Result<Table> {
         let files: Vec<PathBuf> = files.iter().map(|f| f.as_ref().to_path_buf()).collect();
+        self.ingest_files(dataset, &files)
+    }
+
+    // Why the public generic functions of this crate are one-line shims over concrete ones: a
+    // generic body is compiled in the crate that calls it, and in evcxr that is every notebook
+    // cell. `ingest`'s body (the store's whole write path) took ~90 s to compile per cell.
+    fn ingest_files(&self, dataset: &str, files: &[PathBuf]) -> Result<Table> {
         wrap(|| {
             let report = block_on(async {
                 let store = Store::open_or_create(&self.store).await?;
                 store
-                    .ingest(dataset, &files, &IngestParams::default())
+                    .ingest(dataset, files, &IngestParams::default())
                     .await
                     .with_context(|| format!("ingesting `{dataset}`"))
             })?;
@@ -145,7 +155,10 @@ impl Db {
     /// Ingests every dataset of a directory in the paper's layout (`<NAME>_metadata.csv`, with
     /// `<NAME>_muts.fasta` cross-checked when present), each under its `<NAME>`.
     pub fn ingest_dir(&self, dir: impl AsRef<Path>) -> Result<Table> {
-        let dir = dir.as_ref();
+        self.ingest_paper_layout(dir.as_ref())
+    }
+
+    fn ingest_paper_layout(&self, dir: &Path) -> Result<Table> {
         wrap(|| {
             let datasets = esmdb_store::input::paper_layout(dir)?;
             let reports = block_on(async {

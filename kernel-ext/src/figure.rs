@@ -40,7 +40,10 @@ impl Figure {
 
     /// Writes the figure to `path`: PNG for a `.png` name, SVG otherwise.
     pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
-        let path = path.as_ref();
+        self.save_to(path.as_ref())
+    }
+
+    fn save_to(&self, path: &Path) -> Result<()> {
         let png = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("png"));
         let bytes = if png { self.to_png()? } else { self.svg.clone().into_bytes() };
         wrap(|| std::fs::write(path, bytes).with_context(|| format!("writing {}", path.display())))
@@ -232,7 +235,11 @@ impl Comparison {
 /// pretrained weights (random weights cannot be compared with anything) and when the file exists;
 /// otherwise the result says why it was skipped.
 pub fn compare_published(ours: &[FoldRow], model: &ModelChoice, published_csv: impl AsRef<Path>) -> Result<Comparison> {
-    let path = published_csv.as_ref();
+    compare_with(ours, model, published_csv.as_ref())
+}
+
+/// [`compare_published`] without the generic parameter (see `Db::ingest_files` on why).
+fn compare_with(ours: &[FoldRow], model: &ModelChoice, path: &Path) -> Result<Comparison> {
     let skip = |reason: String| Ok(Comparison { skipped: Some(reason), pairs: Vec::new(), figure: None });
     if !model.pretrained() {
         return skip(format!(

@@ -61,7 +61,11 @@ pub fn open(path: impl AsRef<Path>) -> Result<Db> {
 /// Opens an empty store at `path`, deleting the store already there — for demonstrations that must
 /// start from nothing. Refuses to delete a directory holding anything but esmdb's Lance tables.
 pub fn open_fresh(path: impl AsRef<Path>) -> Result<Db> {
-    let path = path.as_ref();
+    empty_and_open(path.as_ref())
+}
+
+/// [`open_fresh`] without the generic parameter: generic bodies compile in each notebook cell.
+fn empty_and_open(path: &Path) -> Result<Db> {
     error::wrap(|| {
         if path.exists() {
             for entry in std::fs::read_dir(path).with_context(|| format!("reading {}", path.display()))? {

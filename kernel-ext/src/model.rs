@@ -70,7 +70,11 @@ impl ModelChoice {
 ///
 /// Random weights are announced on stdout as well as by the returned value's display.
 pub fn model_or_random(arch: &str, seed: u64, dir: impl AsRef<Path>) -> Result<ModelChoice> {
-    let dir = dir.as_ref();
+    find_or_init(arch, seed, dir.as_ref())
+}
+
+/// [`model_or_random`] without the generic parameter: generic bodies compile in each notebook cell.
+fn find_or_init(arch: &str, seed: u64, dir: &Path) -> Result<ModelChoice> {
     wrap(|| {
         if let Some(path) = find_local(arch) {
             return Ok(ModelChoice {

@@ -11,7 +11,7 @@ use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis};
 use crate::cd::{self, Design, GramProblem, Work};
 use crate::error::{Error, Result};
 use crate::kfold::{self, Split};
-use crate::linalg::{dot, gram};
+use crate::linalg::{axpy, dot, gram};
 use crate::par;
 
 /// When the per-fold paths use the Gram matrix `XᵀX`.
@@ -122,6 +122,10 @@ impl Fit<Array2<f64>, Array1<f64>, Error> for LassoCvParams {
 
 /// Rejects NaN/±inf with the first offending cell.
 pub(crate) fn check_finite(x: ArrayView2<f64>, what: &'static str) -> Result<()> {
+    // Fast path: one vectorisable pass when the data is contiguous and clean.
+    if x.as_slice_memory_order().is_some_and(|s| s.iter().fold(true, |ok, v| ok & v.is_finite())) {
+        return Ok(());
+    }
     for ((row, column), &value) in x.indexed_iter() {
         if !value.is_finite() {
             return Err(Error::NonFinite { what, row, column, value });
@@ -142,11 +146,19 @@ pub(crate) fn check_xy(x: ArrayView2<f64>, y: ArrayView1<f64>) -> Result<()> {
     check_finite(y.insert_axis(Axis(1)), "target")
 }
 
+/// Row `i` of a standard-layout matrix as a slice (the fit makes `x` standard layout on entry).
+#[inline]
+fn row<'a>(x: &ArrayView2<'a, f64>, i: usize) -> &'a [f64] {
+    x.index_axis_move(Axis(0), i)
+        .to_slice()
+        .unwrap_or_else(|| unreachable!("the fit works on a standard-layout copy of x"))
+}
+
 /// Column means, summed row after row like numpy's axis-0 reduction.
 fn col_means(x: ArrayView2<f64>, rows: &[usize]) -> Vec<f64> {
     let mut m = vec![0.0; x.ncols()];
     for &i in rows {
-        for (mj, v) in m.iter_mut().zip(x.row(i)) {
+        for (mj, v) in m.iter_mut().zip(row(&x, i)) {
             *mj += v;
         }
     }
@@ -158,6 +170,8 @@ fn col_means(x: ArrayView2<f64>, rows: &[usize]) -> Vec<f64> {
 /// `_alpha_grid` (l1_ratio = 1, fit_intercept = True): `α_max = max_j |X_jᵀ(y − ȳ)| / n` on the
 /// full data, then `np.geomspace(α_max, α_max·eps, n_alphas)`.
 pub fn alpha_grid(x: ArrayView2<f64>, y: ArrayView1<f64>, eps: f64, n_alphas: usize) -> Vec<f64> {
+    let x = x.as_standard_layout();
+    let x = x.view();
     let n = x.nrows();
     let rows: Vec<usize> = (0..n).collect();
     let mu = col_means(x, &rows);
@@ -165,8 +179,8 @@ pub fn alpha_grid(x: ArrayView2<f64>, y: ArrayView1<f64>, eps: f64, n_alphas: us
     let yc: Vec<f64> = y.iter().map(|v| v - ybar).collect();
     let yc_sum: f64 = yc.iter().sum();
     let mut xty = vec![0.0; x.ncols()];
-    for (row, ycv) in x.axis_iter(Axis(0)).zip(&yc) {
-        for (a, v) in xty.iter_mut().zip(row) {
+    for (i, ycv) in yc.iter().enumerate() {
+        for (a, v) in xty.iter_mut().zip(row(&x, i)) {
             *a += v * ycv;
         }
     }
@@ -207,8 +221,8 @@ fn centered_design(x: ArrayView2<f64>, rows: &[usize], mu: &[f64]) -> Design {
     let (n, p) = (rows.len(), x.ncols());
     let mut data = vec![0.0; n * p];
     for (r, &i) in rows.iter().enumerate() {
-        for (j, v) in x.row(i).iter().enumerate() {
-            data[j * n + r] = v - mu[j];
+        for (j, (v, m)) in row(&x, i).iter().zip(mu).enumerate() {
+            data[j * n + r] = v - m;
         }
     }
     Design::new(data, n, p)
@@ -247,58 +261,83 @@ fn fold_mse(ctx: &PathCtx<'_, '_>, split: &Split, s_test: Option<&Array2<f64>>) 
             // Σ_train (x − μ_t)(x − μ_t)ᵀ = S_full − S_test − n_t·d·dᵀ with d = μ_t − μ: the
             // correction is tiny because fold means are close to the full mean.
             let d: Vec<f64> = mu_t.iter().zip(ctx.mu).map(|(a, b)| a - b).collect();
-            let mut s_train = s_full - s_test;
-            for ((i, j), v) in s_train.indexed_iter_mut() {
-                *v -= nt as f64 * d[i] * d[j];
-            }
-            Solver::Gram(gram_problem(x, &split.train, &mu_t, &s_train, &yc))
+            Solver::Gram(gram_problem(x, &split.train, &mu_t, s_full, Some((s_test, nt as f64, &d)), &yc))
         }
         _ => Solver::Dense(centered_design(x, &split.train, &mu_t)),
     };
 
+    // The test rows column-major, so a prediction is one `axpy` per nonzero coefficient.
+    let n_test = split.test.len();
+    let mut x_test = vec![0.0; n_test * p];
+    for (r, &i) in split.test.iter().enumerate() {
+        for (j, v) in row(&x, i).iter().enumerate() {
+            x_test[j * n_test + r] = *v;
+        }
+    }
+    let y_test: Vec<f64> = split.test.iter().map(|&i| y[i]).collect();
+    let mut pred = vec![0.0; n_test];
+
     let mut mse = Vec::with_capacity(ctx.alphas.len());
-    let mut nz: Vec<usize> = Vec::new();
     for &alpha in ctx.alphas {
         let l1 = alpha * nt as f64;
         match &solver {
             Solver::Gram(g) => cd::lasso_gram(&mut w, l1, g, ctx.max_iter, ctx.tol, &mut ws),
             Solver::Dense(d) => cd::lasso_dense(&mut w, l1, d, &yc, ctx.max_iter, ctx.tol, &mut ws),
         };
-        nz.clear();
-        nz.extend((0..p).filter(|&j| w[j] != 0.0));
-        let intercept = ybar_t - nz.iter().map(|&j| mu_t[j] * w[j]).sum::<f64>();
-        let mut s = 0.0;
-        for &i in &split.test {
-            let row = x.row(i);
-            let pred: f64 = nz.iter().map(|&j| row[j] * w[j]).sum();
-            let r = pred - y[i] + intercept;
-            s += r * r;
+        let intercept = ybar_t - w.iter().zip(&mu_t).filter(|(wj, _)| **wj != 0.0).map(|(wj, m)| m * wj).sum::<f64>();
+        pred.iter_mut().zip(&y_test).for_each(|(p, yv)| *p = intercept - yv);
+        for (j, &wj) in w.iter().enumerate() {
+            if wj != 0.0 {
+                axpy(wj, &x_test[j * n_test..(j + 1) * n_test], &mut pred);
+            }
         }
-        mse.push(s / split.test.len() as f64);
+        mse.push(dot(&pred, &pred) / n_test as f64);
     }
     mse
 }
 
-/// The Gram form of the centred problem on `rows`, given `s = Σ_rows (x − μ)(x − μ)ᵀ` and the
-/// centred target. Columns constant over `rows` get exact zeros, as scikit-learn's centring gives
-/// them (the downdated `s` leaves rounding noise there).
-fn gram_problem(x: ArrayView2<f64>, rows: &[usize], mu: &[f64], s: &Array2<f64>, yc: &[f64]) -> GramProblem {
+/// The Gram form of the centred problem on `rows`: `Q = Σ_rows (x − μ)(x − μ)ᵀ`, given as `s`,
+/// or as the downdate `s − s_out − n·d·dᵀ` when `out = (s_out, n, d)` (see `fold_mse`), and
+/// `q = Σ_rows (x − μ)·yc`. Columns constant over `rows` get exact zeros, as scikit-learn's
+/// centring gives them (a downdate leaves rounding noise there).
+fn gram_problem(
+    x: ArrayView2<f64>,
+    rows: &[usize],
+    mu: &[f64],
+    s: &Array2<f64>,
+    out: Option<(&Array2<f64>, f64, &[f64])>,
+    yc: &[f64],
+) -> GramProblem {
     let p = x.ncols();
     let constant = constant_columns(x, rows);
-    let mut q_mat = vec![0.0; p * p];
-    for (i, row) in q_mat.chunks_exact_mut(p).enumerate() {
-        if constant[i] {
-            continue;
+    let flat = |a: &'_ Array2<f64>| -> Vec<f64> { a.as_standard_layout().into_owned().into_raw_vec_and_offset().0 };
+    let mut q_mat = flat(s);
+    if let Some((s_out, n, d)) = out {
+        let s_out = s_out.as_standard_layout();
+        let s_out = s_out.as_slice().unwrap_or_else(|| unreachable!("standard layout"));
+        for ((row, row_out), di) in q_mat.chunks_exact_mut(p).zip(s_out.chunks_exact(p)).zip(d) {
+            let c = n * di;
+            for ((v, vo), dj) in row.iter_mut().zip(row_out).zip(d) {
+                *v -= vo + c * dj;
+            }
         }
-        for (j, v) in row.iter_mut().enumerate() {
-            if !constant[j] {
-                *v = s[[i, j]];
+    }
+    if constant.iter().any(|c| *c) {
+        for (i, row) in q_mat.chunks_exact_mut(p).enumerate() {
+            if constant[i] {
+                row.fill(0.0);
+                continue;
+            }
+            for (v, c) in row.iter_mut().zip(&constant) {
+                if *c {
+                    *v = 0.0;
+                }
             }
         }
     }
     let mut q = vec![0.0; p];
     for (&i, ycv) in rows.iter().zip(yc) {
-        for ((qj, v), m) in q.iter_mut().zip(x.row(i)).zip(mu) {
+        for ((qj, v), m) in q.iter_mut().zip(row(&x, i)).zip(mu) {
             *qj += (v - m) * ycv;
         }
     }
@@ -312,10 +351,10 @@ fn gram_problem(x: ArrayView2<f64>, rows: &[usize], mu: &[f64], s: &Array2<f64>,
 
 /// Columns that are constant over `rows` (their centred values are exactly 0 in scikit-learn).
 fn constant_columns(x: ArrayView2<f64>, rows: &[usize]) -> Vec<bool> {
-    let first = x.row(rows[0]);
+    let first = row(&x, rows[0]);
     let mut constant = vec![true; x.ncols()];
     for &i in &rows[1..] {
-        for ((c, v), f) in constant.iter_mut().zip(x.row(i)).zip(first) {
+        for ((c, v), f) in constant.iter_mut().zip(row(&x, i)).zip(first) {
             *c &= v == f;
         }
     }
@@ -324,9 +363,12 @@ fn constant_columns(x: ArrayView2<f64>, rows: &[usize]) -> Vec<bool> {
 
 impl LassoCvParams {
     /// Fits on `x` `[n_samples, n_features]` and `y` `[n_samples]`.
-    pub fn fit_arrays<'d>(&self, x: ArrayView2<'d, f64>, y: ArrayView1<'d, f64>) -> Result<LassoCv> {
+    pub fn fit_arrays(&self, x: ArrayView2<'_, f64>, y: ArrayView1<'_, f64>) -> Result<LassoCv> {
         check_xy(x, y)?;
         self.check()?;
+        // Rows as contiguous slices from here on (no copy when `x` already is standard layout).
+        let x_std = x.as_standard_layout();
+        let (x, y) = (x_std.view(), y.view());
         let (n, p) = x.dim();
         let folds = kfold::kfold(n, self.cv, None, "inner LassoCV folds")?;
         let alphas = alpha_grid(x, y, self.eps, self.n_alphas);
@@ -387,7 +429,7 @@ impl LassoCvParams {
         let l1 = alpha * n as f64;
         let solve = match s_full {
             Some(s_full) if n > p => {
-                let g = gram_problem(x, &all, &mu, &s_full, &yc);
+                let g = gram_problem(x, &all, &mu, &s_full, None, &yc);
                 cd::lasso_gram(&mut w, l1, &g, self.max_iter, self.tol, &mut Work::default())
             }
             _ => {
