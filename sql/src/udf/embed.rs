@@ -141,10 +141,6 @@ fn exec_config(args: &ScalarFunctionArgs) -> EngineConfig {
     EngineConfig::from_config(&args.config_options)
 }
 
-fn join_error(e: tokio::task::JoinError) -> DataFusionError {
-    DataFusionError::Execution(format!("embedding task failed: {e}"))
-}
-
 impl ScalarUDFImpl for Esm2Embed {
     fn name(&self) -> &str {
         ESM2_EMBED
@@ -185,7 +181,7 @@ impl AsyncScalarUDFImpl for Esm2Embed {
         let (rows, seqs) = sequences(ESM2_EMBED, &array)?;
         let key = ModelKey::new(&t.model, &exec);
         let batch_tokens = exec.batch_tokens;
-        let computed = tokio::task::spawn_blocking(move || -> Result<Vec<Vec<f32>>> {
+        let computed = engine::on_engine_thread(&t.model, move || -> Result<Vec<Vec<f32>>> {
             let model = engine::model(&key)?;
             if seqs.is_empty() {
                 return Ok(Vec::new());
@@ -204,8 +200,7 @@ impl AsyncScalarUDFImpl for Esm2Embed {
             }
             Ok(per_seq)
         })
-        .await
-        .map_err(join_error)??;
+        .await??;
         let mut matrices: Vec<Option<Vec<f32>>> = vec![None; n];
         for (row, m) in rows.into_iter().zip(computed) {
             matrices[row] = Some(m);
@@ -263,7 +258,7 @@ impl AsyncScalarUDFImpl for Esm2EmbedPooled {
         let (rows, seqs) = sequences(ESM2_EMBED_POOLED, &array)?;
         let key = ModelKey::new(&t.model, &exec);
         let handle = tokio::runtime::Handle::current();
-        let vectors = tokio::task::spawn_blocking(move || -> Result<Vec<Vec<f32>>> {
+        let vectors = engine::on_engine_thread(&t.model, move || -> Result<Vec<Vec<f32>>> {
             if seqs.is_empty() {
                 return Ok(Vec::new());
             }
@@ -271,8 +266,7 @@ impl AsyncScalarUDFImpl for Esm2EmbedPooled {
             let embedder = StoreEmbedder::new(model, exec.batch_tokens, None);
             handle.block_on(cached_vectors(&exec, &embedder, &seqs, t.layer, pooling))
         })
-        .await
-        .map_err(join_error)??;
+        .await??;
         let mut out: Vec<Option<Vec<f32>>> = vec![None; n];
         for (row, v) in rows.into_iter().zip(vectors) {
             out[row] = Some(v);
