@@ -18,7 +18,7 @@ fn main() -> ExitCode {
     match run(args::Cli::parse()) {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("esmdb: error: {err:#}");
+            eprintln!("esmdb: error: {}", message(&err));
             ExitCode::FAILURE
         }
     }
@@ -34,5 +34,55 @@ fn run(cli: args::Cli) -> anyhow::Result<ExitCode> {
         args::Command::Sql(s) => cmd::sql::run(s),
         args::Command::Shell(s) => cmd::shell::run(s),
         args::Command::Reproduce(r) => cmd::reproduce::run(r),
+    }
+}
+
+/// The error and its causes joined by `: `, leaving out a cause whose text the message already
+/// ends with: our error types put their source in their own message (so they read well alone)
+/// and also expose it as `source()`, which `{:#}` would print a second time.
+fn message(err: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if out.is_empty() {
+            out = text;
+        } else if !out.ends_with(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::message;
+
+    /// Shaped like the store's `Error::Io`: the source in the message and as `source()`.
+    #[derive(Debug)]
+    struct Io {
+        path: String,
+        source: std::io::Error,
+    }
+
+    impl std::fmt::Display for Io {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "{}: {}", self.path, self.source)
+        }
+    }
+
+    impl std::error::Error for Io {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.source)
+        }
+    }
+
+    #[test]
+    fn causes_already_in_the_message_are_printed_once() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "No such file");
+        let err = anyhow::Error::new(Io { path: "a.csv".into(), source: io }).context("ingesting `BLAT`");
+        assert_eq!(message(&err), "ingesting `BLAT`: a.csv: No such file");
+        let plain = anyhow::anyhow!("inner").context("outer");
+        assert_eq!(message(&plain), "outer: inner");
     }
 }
