@@ -433,7 +433,8 @@ def stage_regress(p):
     return {"rows": int(features.shape[0]), "features": int(features.shape[1]), "features_dtype": str(features.dtype),
             "pandas": have_pandas, "method": method, "results_csv": p["out_csv"],
             "csv_bytes": os.path.getsize(p["out_csv"]), "import_s": import_s, "load_s": load_s, "scale_s": scale_s,
-            "fit_s": fit_s, "write_s": write_s, "mean": mean, "alphas": [r["alpha"] for r in rows]}
+            "fit_s": fit_s, "write_s": write_s, "mean": mean, "alphas": [r["alpha"] for r in rows],
+            "r2_test": [float(r["R2_score_test"]) for r in rows]}
 
 
 STAGES = {"extract": stage_extract, "compress": stage_compress, "regress": stage_regress}

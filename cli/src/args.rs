@@ -63,7 +63,7 @@ pub struct RuntimeArgs {
     #[arg(long, default_value = "cpu", env = "ESMDB_DEVICE")]
     pub device: String,
     /// Precision: fp32, bf16 (CPU and CUDA) or fp16 (CUDA).
-    #[arg(long, default_value = "fp32")]
+    #[arg(long, default_value = "fp32", env = "ESMDB_PRECISION")]
     pub precision: String,
     /// CPU threads for libtorch (default: all cores).
     #[arg(long, env = "ESMDB_THREADS")]
@@ -171,7 +171,7 @@ pub struct SessionArgs {
     #[arg(long, default_value = "cpu", env = "ESMDB_DEVICE")]
     pub device: String,
     /// Precision: fp32, bf16 or fp16 (CUDA).
-    #[arg(long, default_value = "fp32")]
+    #[arg(long, default_value = "fp32", env = "ESMDB_PRECISION")]
     pub precision: String,
     /// Token budget per forward pass, padding included.
     #[arg(long, default_value_t = 4096)]
@@ -234,6 +234,10 @@ pub struct ReproduceArgs {
     /// Device: cpu, cuda or cuda:N.
     #[arg(long, default_value = "cpu", env = "ESMDB_DEVICE")]
     pub device: String,
+    /// Precision: fp32 (default), bf16 (CPU and CUDA; fast on CPUs with AMX) or fp16 (CUDA).
+    /// Reduced-precision embeddings are cached apart from fp32 ones.
+    #[arg(long, default_value = "fp32", env = "ESMDB_PRECISION")]
+    pub precision: String,
     /// libtorch CPU threads (default: all cores).
     #[arg(long, env = "ESMDB_THREADS")]
     pub threads: Option<usize>,

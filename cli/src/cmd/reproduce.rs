@@ -41,6 +41,7 @@ pub fn run(args: ReproduceArgs) -> anyhow::Result<ExitCode> {
             model: args.models[0].clone(),
             layer: i64::from(args.layer),
             device: args.device.clone(),
+            precision: args.precision.clone(),
             batch_tokens: args.batch_tokens,
             threads: args.threads.unwrap_or(0),
             store: args.store.store.clone(),
