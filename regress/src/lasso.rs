@@ -8,10 +8,11 @@ use linfa::DatasetBase;
 use linfa::traits::{Fit, PredictInplace};
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis};
 
-use crate::cd::{self, Design, GramProblem, Work};
+use crate::blocks::{Block, Blocks};
+use crate::cd::{self, Design, Work};
 use crate::error::{Error, Result};
 use crate::kfold::{self, Split};
-use crate::linalg::{axpy, dot, gram};
+use crate::linalg::{axpy, dot};
 use crate::par;
 
 /// When the per-fold paths use the Gram matrix `XᵀX`.
@@ -172,9 +173,13 @@ fn col_means(x: ArrayView2<f64>, rows: &[usize]) -> Vec<f64> {
 pub fn alpha_grid(x: ArrayView2<f64>, y: ArrayView1<f64>, eps: f64, n_alphas: usize) -> Vec<f64> {
     let x = x.as_standard_layout();
     let x = x.view();
+    let rows: Vec<usize> = (0..x.nrows()).collect();
+    grid(x, y, &col_means(x, &rows), eps, n_alphas)
+}
+
+/// [`alpha_grid`] for a standard-layout `x` with column means `mu`.
+fn grid(x: ArrayView2<f64>, y: ArrayView1<f64>, mu: &[f64], eps: f64, n_alphas: usize) -> Vec<f64> {
     let n = x.nrows();
-    let rows: Vec<usize> = (0..n).collect();
-    let mu = col_means(x, &rows);
     let ybar = y.sum() / n as f64;
     let yc: Vec<f64> = y.iter().map(|v| v - ybar).collect();
     let yc_sum: f64 = yc.iter().sum();
@@ -186,7 +191,7 @@ pub fn alpha_grid(x: ArrayView2<f64>, y: ArrayView1<f64>, eps: f64, n_alphas: us
     }
     let max_sq = xty
         .iter()
-        .zip(&mu)
+        .zip(mu)
         .map(|(a, m)| {
             let v = a - m * yc_sum;
             v * v
@@ -235,36 +240,34 @@ struct PathCtx<'a, 'd> {
     alphas: &'a [f64],
     max_iter: usize,
     tol: f64,
-    /// Full-data column means (the Gram downdate's reference point).
-    mu: &'a [f64],
-    /// `(X − μ)ᵀ(X − μ)` over all rows, when some fold uses the Gram solver.
-    s_full: Option<&'a Array2<f64>>,
 }
 
-/// One fold of `_path_residuals`: test MSE for every alpha of the warm-started path.
-fn fold_mse(ctx: &PathCtx<'_, '_>, split: &Split, s_test: Option<&Array2<f64>>) -> Vec<f64> {
+/// One fold of `_path_residuals` with the Gram solver: test MSE for every alpha of the
+/// warm-started path, from the block statistics (no pass over `X`).
+fn gram_fold_mse(ctx: &PathCtx<'_, '_>, blocks: &Blocks, k: usize) -> Vec<f64> {
+    let fold = blocks.fold(k);
+    let mut w = vec![0.0; ctx.x.ncols()];
+    let mut ws = Work::default();
+    let mut resid = Vec::new();
+    let mut mse = Vec::with_capacity(ctx.alphas.len());
+    for &alpha in ctx.alphas {
+        cd::lasso_gram(&mut w, alpha * fold.n as f64, &fold.gram, ctx.max_iter, ctx.tol, &mut ws);
+        mse.push(blocks.test_mse(k, &fold, &w, &mut resid));
+    }
+    mse
+}
+
+/// One fold of `_path_residuals` with the dense solver (`n_train ≤ p` or `precompute=False`).
+fn dense_fold_mse(ctx: &PathCtx<'_, '_>, split: &Split) -> Vec<f64> {
     let (x, y) = (ctx.x, ctx.y);
     let p = x.ncols();
     let nt = split.train.len();
     let mu_t = col_means(x, &split.train);
     let ybar_t = split.train.iter().map(|&i| y[i]).sum::<f64>() / nt as f64;
     let yc: Vec<f64> = split.train.iter().map(|&i| y[i] - ybar_t).collect();
+    let design = centered_design(x, &split.train, &mu_t);
     let mut w = vec![0.0; p];
     let mut ws = Work::default();
-
-    enum Solver {
-        Gram(GramProblem),
-        Dense(Design),
-    }
-    let solver = match (ctx.s_full, s_test) {
-        (Some(s_full), Some(s_test)) => {
-            // Σ_train (x − μ_t)(x − μ_t)ᵀ = S_full − S_test − n_t·d·dᵀ with d = μ_t − μ: the
-            // correction is tiny because fold means are close to the full mean.
-            let d: Vec<f64> = mu_t.iter().zip(ctx.mu).map(|(a, b)| a - b).collect();
-            Solver::Gram(gram_problem(x, &split.train, &mu_t, s_full, Some((s_test, nt as f64, &d)), &yc))
-        }
-        _ => Solver::Dense(centered_design(x, &split.train, &mu_t)),
-    };
 
     // The test rows column-major, so a prediction is one `axpy` per nonzero coefficient.
     let n_test = split.test.len();
@@ -279,11 +282,7 @@ fn fold_mse(ctx: &PathCtx<'_, '_>, split: &Split, s_test: Option<&Array2<f64>>) 
 
     let mut mse = Vec::with_capacity(ctx.alphas.len());
     for &alpha in ctx.alphas {
-        let l1 = alpha * nt as f64;
-        match &solver {
-            Solver::Gram(g) => cd::lasso_gram(&mut w, l1, g, ctx.max_iter, ctx.tol, &mut ws),
-            Solver::Dense(d) => cd::lasso_dense(&mut w, l1, d, &yc, ctx.max_iter, ctx.tol, &mut ws),
-        };
+        cd::lasso_dense(&mut w, alpha * nt as f64, &design, &yc, ctx.max_iter, ctx.tol, &mut ws);
         let intercept = ybar_t - w.iter().zip(&mu_t).filter(|(wj, _)| **wj != 0.0).map(|(wj, m)| m * wj).sum::<f64>();
         pred.iter_mut().zip(&y_test).for_each(|(p, yv)| *p = intercept - yv);
         for (j, &wj) in w.iter().enumerate() {
@@ -296,71 +295,6 @@ fn fold_mse(ctx: &PathCtx<'_, '_>, split: &Split, s_test: Option<&Array2<f64>>) 
     mse
 }
 
-/// The Gram form of the centred problem on `rows`: `Q = Σ_rows (x − μ)(x − μ)ᵀ`, given as `s`,
-/// or as the downdate `s − s_out − n·d·dᵀ` when `out = (s_out, n, d)` (see `fold_mse`), and
-/// `q = Σ_rows (x − μ)·yc`. Columns constant over `rows` get exact zeros, as scikit-learn's
-/// centring gives them (a downdate leaves rounding noise there).
-fn gram_problem(
-    x: ArrayView2<f64>,
-    rows: &[usize],
-    mu: &[f64],
-    s: &Array2<f64>,
-    out: Option<(&Array2<f64>, f64, &[f64])>,
-    yc: &[f64],
-) -> GramProblem {
-    let p = x.ncols();
-    let constant = constant_columns(x, rows);
-    let flat = |a: &'_ Array2<f64>| -> Vec<f64> { a.as_standard_layout().into_owned().into_raw_vec_and_offset().0 };
-    let mut q_mat = flat(s);
-    if let Some((s_out, n, d)) = out {
-        let s_out = s_out.as_standard_layout();
-        let s_out = s_out.as_slice().unwrap_or_else(|| unreachable!("standard layout"));
-        for ((row, row_out), di) in q_mat.chunks_exact_mut(p).zip(s_out.chunks_exact(p)).zip(d) {
-            let c = n * di;
-            for ((v, vo), dj) in row.iter_mut().zip(row_out).zip(d) {
-                *v -= vo + c * dj;
-            }
-        }
-    }
-    if constant.iter().any(|c| *c) {
-        for (i, row) in q_mat.chunks_exact_mut(p).enumerate() {
-            if constant[i] {
-                row.fill(0.0);
-                continue;
-            }
-            for (v, c) in row.iter_mut().zip(&constant) {
-                if *c {
-                    *v = 0.0;
-                }
-            }
-        }
-    }
-    let mut q = vec![0.0; p];
-    for (&i, ycv) in rows.iter().zip(yc) {
-        for ((qj, v), m) in q.iter_mut().zip(row(&x, i)).zip(mu) {
-            *qj += (v - m) * ycv;
-        }
-    }
-    for (qj, c) in q.iter_mut().zip(&constant) {
-        if *c {
-            *qj = 0.0;
-        }
-    }
-    GramProblem { q_mat, q, y_norm2: dot(yc, yc), p }
-}
-
-/// Columns that are constant over `rows` (their centred values are exactly 0 in scikit-learn).
-fn constant_columns(x: ArrayView2<f64>, rows: &[usize]) -> Vec<bool> {
-    let first = row(&x, rows[0]);
-    let mut constant = vec![true; x.ncols()];
-    for &i in &rows[1..] {
-        for ((c, v), f) in constant.iter_mut().zip(row(&x, i)).zip(first) {
-            *c &= v == f;
-        }
-    }
-    constant
-}
-
 impl LassoCvParams {
     /// Fits on `x` `[n_samples, n_features]` and `y` `[n_samples]`.
     pub fn fit_arrays(&self, x: ArrayView2<'_, f64>, y: ArrayView1<'_, f64>) -> Result<LassoCv> {
@@ -371,34 +305,23 @@ impl LassoCvParams {
         let (x, y) = (x_std.view(), y.view());
         let (n, p) = x.dim();
         let folds = kfold::kfold(n, self.cv, None, "inner LassoCV folds")?;
-        let alphas = alpha_grid(x, y, self.eps, self.n_alphas);
         let threads = par::threads(self.n_threads);
         let all: Vec<usize> = (0..n).collect();
         let mu = col_means(x, &all);
+        let alphas = grid(x, y, &mu, self.eps, self.n_alphas);
 
+        let ybar = y.sum() / n as f64;
         let use_gram = |s: &Split| self.precompute == Precompute::Auto && s.train.len() > p;
-        let s_tests: Vec<Option<Array2<f64>>> = if folds.iter().any(use_gram) {
-            par::map(folds.len(), threads, |k| {
-                let mut xt = x.select(Axis(0), &folds[k].test);
-                for mut row in xt.axis_iter_mut(Axis(0)) {
-                    row.iter_mut().zip(&mu).for_each(|(v, m)| *v -= m);
-                }
-                Some(gram(xt.view()))
-            })
-        } else {
-            vec![None; folds.len()]
-        };
-        let s_full = s_tests.iter().flatten().fold(None::<Array2<f64>>, |acc, s| match acc {
-            None => Some(s.clone()),
-            Some(a) => Some(a + s),
+        // The inner test folds partition the rows: one pass over each gives every fold's Gram problem.
+        let blocks = folds
+            .iter()
+            .any(use_gram)
+            .then(|| Blocks::new(par::map(folds.len(), threads, |k| Block::new(x, y, &folds[k].test, &mu, ybar)), p));
+        let ctx = PathCtx { x, y, alphas: &alphas, max_iter: self.max_iter, tol: self.tol };
+        let paths = par::map(folds.len(), threads, |k| match &blocks {
+            Some(blocks) if use_gram(&folds[k]) => gram_fold_mse(&ctx, blocks, k),
+            _ => dense_fold_mse(&ctx, &folds[k]),
         });
-        let ctx =
-            PathCtx { x, y, alphas: &alphas, max_iter: self.max_iter, tol: self.tol, mu: &mu, s_full: s_full.as_ref() };
-        let paths = par::map(folds.len(), threads, |k| {
-            let s_test = if use_gram(&folds[k]) { s_tests[k].as_ref() } else { None };
-            fold_mse(&ctx, &folds[k], s_test)
-        });
-        drop(s_tests);
 
         let n_alphas = alphas.len();
         let mut mse_path = Array2::zeros((n_alphas, folds.len()));
@@ -423,16 +346,15 @@ impl LassoCvParams {
         // folds already summed the full centred Gram matrix, the refit runs on it: the same
         // coordinate updates and duality gap in exact arithmetic, at O(p) instead of O(n) per
         // update.
-        let ybar = y.sum() / n as f64;
-        let yc: Vec<f64> = y.iter().map(|v| v - ybar).collect();
         let mut w = vec![0.0; p];
         let l1 = alpha * n as f64;
-        let solve = match s_full {
-            Some(s_full) if n > p => {
-                let g = gram_problem(x, &all, &mu, &s_full, None, &yc);
-                cd::lasso_gram(&mut w, l1, &g, self.max_iter, self.tol, &mut Work::default())
+        let solve = match blocks {
+            Some(blocks) if n > p => {
+                let full = blocks.into_full();
+                cd::lasso_gram(&mut w, l1, &full.gram, self.max_iter, self.tol, &mut Work::default())
             }
             _ => {
+                let yc: Vec<f64> = y.iter().map(|v| v - ybar).collect();
                 let design = centered_design(x, &all, &mu);
                 cd::lasso_dense(&mut w, l1, &design, &yc, self.max_iter, self.tol, &mut Work::default())
             }

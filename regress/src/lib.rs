@@ -8,6 +8,7 @@
 //! [`protocol::evaluate`], [`LassoCvParams::fit_arrays`] and [`protocol::ProtocolOptions::parse`].
 #![deny(missing_docs)]
 
+mod blocks;
 mod cd;
 mod error;
 mod linalg;
