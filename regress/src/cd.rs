@@ -117,49 +117,11 @@ fn lasso_dense_impl(
     let d_w_tol = tol;
     let tol = tol * dot(y, y);
 
-    let gap_of = |w: &[f64], r: &[f64], xta: &mut [f64]| -> (f64, f64) {
-        let r_norm2 = dot(r, r);
-        let ry = dot(r, y);
-        for &j in &d.live {
-            xta[j] = dot(d.col(j), r);
-        }
-        let dual_norm = abs_max(xta);
-        (gap_a(alpha, asum(w), r_norm2, ry, dual_norm), dual_norm)
-    };
-
-    let (mut gap, mut dual_norm) = gap_of(w, &ws.r, &mut ws.xta);
+    let (mut gap, mut dual_norm) = dense_gap(alpha, d, y, w, ws);
     if gap <= tol {
         return Solve { gap, n_iter: 0 };
     }
-    #[allow(clippy::needless_range_loop)] // mirrors the Cython loop over j
-    let screen = |first: bool, gap: f64, dual_norm: f64, w: &mut [f64], ws: &mut Work| {
-        ws.active.clear();
-        let radius = (2.0 * gap).sqrt() / alpha;
-        for j in 0..p {
-            if first {
-                if d.norm2[j] == 0.0 {
-                    w[j] = 0.0;
-                    ws.excluded[j] = true;
-                    continue;
-                }
-            } else if ws.excluded[j] {
-                continue;
-            }
-            let xj_theta = ws.xta[j] / fmax(alpha, dual_norm);
-            let d_j = (1.0 - xj_theta.abs()) / d.norm2[j].sqrt();
-            if d_j <= radius {
-                ws.active.push(j);
-                ws.excluded[j] = false;
-            } else {
-                if w[j] != 0.0 {
-                    axpy(w[j], d.col(j), &mut ws.r);
-                    w[j] = 0.0;
-                }
-                ws.excluded[j] = true;
-            }
-        }
-    };
-    screen(true, gap, dual_norm, w, ws);
+    dense_screen(true, alpha, gap, dual_norm, d, w, ws);
 
     let mut n_iter = 0;
     while n_iter < max_iter {
@@ -182,15 +144,64 @@ fn lasso_dense_impl(
             w_max = fmax(w_max, new.abs());
         }
         if w_max == 0.0 || d_w_max / w_max <= d_w_tol || n_iter == max_iter - 1 {
-            (gap, dual_norm) = gap_of(w, &ws.r, &mut ws.xta);
+            (gap, dual_norm) = dense_gap(alpha, d, y, w, ws);
             if gap <= tol {
                 break;
             }
-            screen(false, gap, dual_norm, w, ws);
+            dense_screen(false, alpha, gap, dual_norm, d, w, ws);
         }
         n_iter += 1;
     }
     Solve { gap, n_iter: (n_iter + 1).min(max_iter.max(1)) }
+}
+
+// The gap and screening steps are functions, not closures, and `#[inline(always)]`: a closure is a
+// function of its own without the `dispatch!` version's target features, so it ran the baseline
+// SSE2 code (a third of the time on small, non-converging problems).
+
+/// Duality gap of the dense problem and `max_j |X_jᵀr|`, leaving `X_jᵀr` in `ws.xta`.
+#[inline(always)]
+fn dense_gap(alpha: f64, d: &Design, y: &[f64], w: &[f64], ws: &mut Work) -> (f64, f64) {
+    let r_norm2 = dot(&ws.r, &ws.r);
+    let ry = dot(&ws.r, y);
+    for &j in &d.live {
+        ws.xta[j] = dot(d.col(j), &ws.r);
+    }
+    let dual_norm = abs_max(&ws.xta);
+    (gap_a(alpha, asum(w), r_norm2, ry, dual_norm), dual_norm)
+}
+
+/// Gap Safe screening of the dense problem: rebuilds `ws.active` and zeroes (and removes from
+/// the residual) the coefficients of excluded features.
+#[inline(always)]
+#[allow(clippy::needless_range_loop)] // mirrors the Cython loop over j
+fn dense_screen(first: bool, alpha: f64, gap: f64, dual_norm: f64, d: &Design, w: &mut [f64], ws: &mut Work) {
+    let p = d.p;
+    ws.active.clear();
+    let radius = (2.0 * gap).sqrt() / alpha;
+    for j in 0..p {
+        if first {
+            if d.norm2[j] == 0.0 {
+                w[j] = 0.0;
+                ws.excluded[j] = true;
+                continue;
+            }
+        } else if ws.excluded[j] {
+            continue;
+        }
+        let xj_theta = ws.xta[j] / fmax(alpha, dual_norm);
+        let d_j = (1.0 - xj_theta.abs()) / d.norm2[j].sqrt();
+        if d_j <= radius {
+            ws.active.push(j);
+            ws.excluded[j] = false;
+        } else {
+            if w[j] != 0.0 {
+                axpy(w[j], d.col(j), &mut ws.r);
+                w[j] = 0.0;
+            }
+            ws.excluded[j] = true;
+        }
+    }
 }
 
 /// Gram form of the problem: `Q = XᵀX` (row-major, symmetric), `q = Xᵀy`, `‖y‖²`.
@@ -235,53 +246,11 @@ fn lasso_gram_impl(w: &mut [f64], alpha: f64, g: &GramProblem, max_iter: usize, 
     let d_w_tol = tol;
     let tol = tol * g.y_norm2;
 
-    let gap_of = |w: &[f64], qw: &[f64], xta: &mut [f64]| -> (f64, f64) {
-        let q_dot_w = dot(w, &g.q);
-        let wqw = dot(w, qw);
-        let r_norm2 = g.y_norm2 + wqw - 2.0 * q_dot_w;
-        let ry = g.y_norm2 - q_dot_w;
-        for ((v, qj), qwj) in xta.iter_mut().zip(&g.q).zip(qw) {
-            *v = qj - qwj;
-        }
-        let dual_norm = abs_max(xta);
-        (gap_a(alpha, asum(w), r_norm2, ry, dual_norm), dual_norm)
-    };
-
-    let (mut gap, mut dual_norm) = gap_of(w, &ws.r, &mut ws.xta);
+    let (mut gap, mut dual_norm) = gram_gap(alpha, g, w, ws);
     if (0.0..=tol).contains(&gap) {
         return Solve { gap, n_iter: 0 };
     }
-    #[allow(clippy::needless_range_loop)] // mirrors the Cython loop over j
-    let screen = |first: bool, gap: f64, dual_norm: f64, w: &mut [f64], ws: &mut Work| {
-        ws.active.clear();
-        // Due to floating point issues, gap might be negative (as in scikit-learn).
-        let radius = (2.0 * gap.abs()).sqrt() / alpha;
-        for j in 0..p {
-            let qjj = g.q_mat[j * p + j];
-            if first {
-                if qjj == 0.0 {
-                    w[j] = 0.0;
-                    ws.excluded[j] = true;
-                    continue;
-                }
-            } else if ws.excluded[j] {
-                continue;
-            }
-            let xj_theta = ws.xta[j] / fmax(alpha, dual_norm);
-            let d_j = (1.0 - xj_theta.abs()) / qjj.sqrt();
-            if d_j <= radius {
-                ws.active.push(j);
-                ws.excluded[j] = false;
-            } else {
-                if w[j] != 0.0 {
-                    axpy(-w[j], g.row(j), &mut ws.r);
-                    w[j] = 0.0;
-                }
-                ws.excluded[j] = true;
-            }
-        }
-    };
-    screen(true, gap, dual_norm, w, ws);
+    gram_screen(true, alpha, gap, dual_norm, g, w, ws);
 
     let mut n_iter = 0;
     while n_iter < max_iter {
@@ -309,13 +278,62 @@ fn lasso_gram_impl(w: &mut [f64], alpha: f64, g: &GramProblem, max_iter: usize, 
             }
         }
         if w_max == 0.0 || d_w_max / w_max <= d_w_tol || n_iter == max_iter - 1 {
-            (gap, dual_norm) = gap_of(w, &ws.r, &mut ws.xta);
+            (gap, dual_norm) = gram_gap(alpha, g, w, ws);
             if gap <= tol {
                 break;
             }
-            screen(false, gap, dual_norm, w, ws);
+            gram_screen(false, alpha, gap, dual_norm, g, w, ws);
         }
         n_iter += 1;
     }
     Solve { gap, n_iter: (n_iter + 1).min(max_iter.max(1)) }
+}
+
+/// Duality gap of the Gram problem and `max_j |q_j − (Qw)_j|`, leaving `q − Qw` in `ws.xta`
+/// (`ws.r` holds `Qw`).
+#[inline(always)]
+fn gram_gap(alpha: f64, g: &GramProblem, w: &[f64], ws: &mut Work) -> (f64, f64) {
+    let q_dot_w = dot(w, &g.q);
+    let wqw = dot(w, &ws.r);
+    let r_norm2 = g.y_norm2 + wqw - 2.0 * q_dot_w;
+    let ry = g.y_norm2 - q_dot_w;
+    for ((v, qj), qwj) in ws.xta.iter_mut().zip(&g.q).zip(&ws.r) {
+        *v = qj - qwj;
+    }
+    let dual_norm = abs_max(&ws.xta);
+    (gap_a(alpha, asum(w), r_norm2, ry, dual_norm), dual_norm)
+}
+
+/// Gap Safe screening of the Gram problem (see [`dense_screen`]); `ws.r` holds `Qw`.
+#[inline(always)]
+#[allow(clippy::needless_range_loop)] // mirrors the Cython loop over j
+fn gram_screen(first: bool, alpha: f64, gap: f64, dual_norm: f64, g: &GramProblem, w: &mut [f64], ws: &mut Work) {
+    let p = g.p;
+    ws.active.clear();
+    // Due to floating point issues, gap might be negative (as in scikit-learn).
+    let radius = (2.0 * gap.abs()).sqrt() / alpha;
+    for j in 0..p {
+        let qjj = g.q_mat[j * p + j];
+        if first {
+            if qjj == 0.0 {
+                w[j] = 0.0;
+                ws.excluded[j] = true;
+                continue;
+            }
+        } else if ws.excluded[j] {
+            continue;
+        }
+        let xj_theta = ws.xta[j] / fmax(alpha, dual_norm);
+        let d_j = (1.0 - xj_theta.abs()) / qjj.sqrt();
+        if d_j <= radius {
+            ws.active.push(j);
+            ws.excluded[j] = false;
+        } else {
+            if w[j] != 0.0 {
+                axpy(-w[j], g.row(j), &mut ws.r);
+                w[j] = 0.0;
+            }
+            ws.excluded[j] = true;
+        }
+    }
 }

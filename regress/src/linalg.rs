@@ -1,9 +1,10 @@
-//! Small dense kernels for the solver's inner loops. They are plain `#[inline]` Rust: the solvers
-//! that call them are compiled once per CPU feature level ([`dispatch!`]: AVX-512, AVX2+FMA or
-//! the baseline, chosen at run time), and the kernels inline into each version, so they run at the
+//! Small dense kernels for the solver's inner loops. They are plain `#[inline(always)]` Rust: the
+//! solvers that call them are compiled once per CPU feature level ([`dispatch!`]: AVX-512,
+//! AVX2+FMA or the baseline, chosen at run time), and the kernels inline into each version (a plain
+//! `#[inline]` let LLVM keep one out-of-line SSE2 `dot` that all versions called), so they run at the
 //! vector width BLAS would use without tying the binary to the build machine's CPU. Sixteen
-//! independent accumulators keep two AVX-512 (four AVX2) FMA chains busy (a single accumulator is a
-//! serial dependency chain); results differ from BLAS only in summation order, i.e. in the last
+//! independent accumulators keep two AVX-512 (four AVX2) add chains busy (a single accumulator is
+//! a serial dependency chain); results differ from BLAS only in summation order, i.e. in the last
 //! bits.
 
 use ndarray::{Array2, ArrayView2};
@@ -50,39 +51,44 @@ macro_rules! dispatch {
 }
 pub(crate) use dispatch;
 
-/// Independent partial sums in [`dot`].
-const LANES: usize = 16;
-
-/// `a · b`.
-#[inline]
+/// `a · b`, in two 8-wide partial sums (one AVX-512 register each; written as two `[f64; 8]`
+/// so that LLVM forms full-width vectors: one 16-wide array became eight 2-wide ones).
+#[inline(always)]
 pub(crate) fn dot(a: &[f64], b: &[f64]) -> f64 {
     let n = a.len().min(b.len());
     let (a, b) = (&a[..n], &b[..n]);
-    let mut acc = [0.0f64; LANES];
-    let mut ca = a.chunks_exact(LANES);
-    let mut cb = b.chunks_exact(LANES);
+    let mut s0 = [0.0f64; 8];
+    let mut s1 = [0.0f64; 8];
+    let mut ca = a.chunks_exact(16);
+    let mut cb = b.chunks_exact(16);
     for (x, y) in (&mut ca).zip(&mut cb) {
-        for k in 0..LANES {
-            acc[k] += x[k] * y[k];
+        for k in 0..8 {
+            s0[k] += x[k] * y[k];
+        }
+        for k in 0..8 {
+            s1[k] += x[8 + k] * y[8 + k];
         }
     }
     let mut tail = 0.0;
     for (x, y) in ca.remainder().iter().zip(cb.remainder()) {
         tail += x * y;
     }
+    for k in 0..8 {
+        s0[k] += s1[k];
+    }
     // Pairwise, so the reduction vectorises too.
-    let mut width = LANES / 2;
+    let mut width = 4;
     while width > 0 {
         for k in 0..width {
-            acc[k] += acc[k + width];
+            s0[k] += s0[k + width];
         }
         width /= 2;
     }
-    acc[0] + tail
+    s0[0] + tail
 }
 
 /// `y += a * x`.
-#[inline]
+#[inline(always)]
 pub(crate) fn axpy(a: f64, x: &[f64], y: &mut [f64]) {
     for (yi, xi) in y.iter_mut().zip(x) {
         *yi += a * xi;
@@ -90,13 +96,13 @@ pub(crate) fn axpy(a: f64, x: &[f64], y: &mut [f64]) {
 }
 
 /// `max |a_i|` (0 for an empty slice).
-#[inline]
+#[inline(always)]
 pub(crate) fn abs_max(a: &[f64]) -> f64 {
     a.iter().fold(0.0f64, |m, v| if v.abs() > m { v.abs() } else { m })
 }
 
 /// `Σ |a_i|`.
-#[inline]
+#[inline(always)]
 pub(crate) fn asum(a: &[f64]) -> f64 {
     a.iter().map(|v| v.abs()).sum()
 }
