@@ -11,7 +11,7 @@ The request names raw little-endian float64 files written by the Rust side:
 "lassocv" fits LassoCV on X, y. "protocol" runs the SWAT paper's reg_LassoCV.py protocol
 (MinMaxScaler on all rows, KFold(folds, shuffle=True, random_state=seed), LassoCV per fold).
 "seconds" is the best wall time of `repeat` fits, with BLAS/OpenMP pinned to `threads` and
-LassoCV(n_jobs=threads).
+LassoCV(n_jobs=n_jobs) (default: n_jobs = threads).
 """
 import json
 import sys
@@ -30,7 +30,7 @@ from threadpoolctl import threadpool_limits
 
 def lassocv(req):
     kw = dict(max_iter=req.get("max_iter", 1000), tol=req.get("tol", 1e-4), eps=req.get("eps", 1e-3),
-              cv=req.get("cv", 5), n_jobs=req.get("threads", 1))
+              cv=req.get("cv", 5), n_jobs=req.get("n_jobs", req.get("threads", 1)))
     if req.get("n_alphas", 100) != 100:
         kw["alphas"] = req["n_alphas"]
     return LassoCV(**kw)
@@ -98,7 +98,12 @@ def main():
     y = np.fromfile(req["y"], dtype="<f8")
     warnings.simplefilter("ignore", category=ConvergenceWarning)
     with threadpool_limits(limits=req.get("threads", 1)):
-        out = fit_lassocv(req, X, y) if req["mode"] == "lassocv" else protocol(req, X, y)
+        if req["mode"] == "lassocv":
+            out = fit_lassocv(req, X, y)
+        else:
+            # Best wall time of `repeat` runs, as fit_lassocv reports.
+            runs = [protocol(req, X, y) for _ in range(req.get("repeat", 1))]
+            out = min(runs, key=lambda r: r["seconds"])
     with open(out_path, "w") as f:
         json.dump(out, f)
 
