@@ -161,7 +161,8 @@ pub(crate) async fn on_engine_thread<T: Send + 'static>(
     f: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T> {
     type Job = Box<dyn FnOnce() + Send>;
-    static ENGINE: OnceLock<Mutex<std::sync::mpsc::Sender<Job>>> = OnceLock::new();
+    // `Sender` is `Sync`: every caller sends on the one channel without a lock.
+    static ENGINE: OnceLock<std::sync::mpsc::Sender<Job>> = OnceLock::new();
     let sender = ENGINE.get_or_init(|| {
         let (tx, rx) = std::sync::mpsc::channel::<Job>();
         // If the thread cannot be spawned, `rx` is dropped and every send below reports it.
@@ -170,14 +171,14 @@ pub(crate) async fn on_engine_thread<T: Send + 'static>(
                 job();
             }
         });
-        Mutex::new(tx)
+        tx
     });
     let (tx, rx) = tokio::sync::oneshot::channel();
     let job: Job = Box::new(move || {
         let _ = tx.send(std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)));
     });
     let gone = || Error::Engine { model: model.to_owned(), message: "the esmdb-engine thread is not running".into() };
-    sender.lock().map_err(|_| gone())?.send(job).map_err(|_| gone())?;
+    sender.send(job).map_err(|_| gone())?;
     match rx.await {
         Ok(Ok(v)) => Ok(v),
         Ok(Err(panic)) => {

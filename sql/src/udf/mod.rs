@@ -5,6 +5,7 @@ pub mod embed;
 pub mod idct;
 pub mod lasso;
 pub mod onehot;
+pub mod pca;
 pub mod predict;
 pub mod vectors;
 
@@ -18,6 +19,7 @@ pub fn register(ctx: &SessionContext, config: &EngineConfig) -> Result<()> {
     register_config_dependent(ctx, config);
     ctx.register_udf(onehot::OneHot::udf());
     ctx.register_udf(idct::CompressIdct::udf());
+    ctx.register_udf(pca::CompressPca::udf());
     ctx.register_udf(predict::LassoPredict::udf());
     ctx.register_udaf(lasso::LassoAggregate::udaf(lasso::LassoFunction::Fit));
     ctx.register_udaf(lasso::LassoAggregate::udaf(lasso::LassoFunction::Eval));
