@@ -34,10 +34,7 @@ impl CompressIdct {
 }
 
 fn constant(s: Option<&ScalarValue>, what: &str) -> Result<usize> {
-    match s.filter(|s| !s.is_null() && s.data_type().is_integer()).map(|s| s.cast_to(&DataType::Int64)) {
-        Some(Ok(ScalarValue::Int64(Some(v)))) if v >= 1 => Ok(v as usize),
-        _ => Err(call_error(NAME, format!("{what} must be a constant integer ≥ 1"))),
-    }
+    vectors::positive_constant(NAME, s, what)
 }
 
 impl ScalarUDFImpl for CompressIdct {

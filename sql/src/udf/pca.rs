@@ -38,10 +38,7 @@ impl CompressPca {
 }
 
 fn components(s: Option<&ScalarValue>) -> Result<usize> {
-    match s.filter(|s| !s.is_null() && s.data_type().is_integer()).map(|s| s.cast_to(&DataType::Int64)) {
-        Some(Ok(ScalarValue::Int64(Some(v)))) if v >= 1 => Ok(v as usize),
-        _ => Err(call_error(NAME, "k (the number of components) must be a constant integer ≥ 1")),
-    }
+    vectors::positive_constant(NAME, s, "k (the number of components)")
 }
 
 impl ScalarUDFImpl for CompressPca {

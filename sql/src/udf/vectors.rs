@@ -6,6 +6,7 @@ use arrow::array::{Array, ArrayRef, AsArray, FixedSizeListArray, Float32Array, F
 use arrow::buffer::{OffsetBuffer, ScalarBuffer};
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, Field, Float32Type, Float64Type};
+use datafusion::common::ScalarValue;
 use datafusion::error::{DataFusionError, Result};
 
 use crate::error::call_error;
@@ -232,4 +233,12 @@ pub fn strings(function: &'static str, array: &ArrayRef) -> Result<Vec<Option<St
     };
     let s = utf8.as_string::<i32>();
     Ok((0..s.len()).map(|i| (!s.is_null(i)).then(|| s.value(i).to_owned())).collect())
+}
+
+/// A constant integer argument ≥ 1 (`n`, `m`, `k` of the compressions), or an error naming it.
+pub fn positive_constant(function: &'static str, s: Option<&ScalarValue>, what: &str) -> Result<usize> {
+    match s.filter(|s| !s.is_null() && s.data_type().is_integer()).map(|s| s.cast_to(&DataType::Int64)) {
+        Some(Ok(ScalarValue::Int64(Some(v)))) if v >= 1 => Ok(v as usize),
+        _ => Err(call_error(function, format!("{what} must be a constant integer ≥ 1"))),
+    }
 }
