@@ -12,10 +12,13 @@
 
 use std::sync::{Mutex, PoisonError};
 
-use ndarray::{ArrayView1, ArrayView2, ShapeBuilder};
+use ndarray::{ArrayView1, ArrayView2};
 
 use crate::cd::GramProblem;
-use crate::linalg::{axpy, dot, gram};
+use std::cmp::Reverse;
+
+use crate::linalg::{dot_any, gram_band, mirror_upper, residual_mse, sum_and_dot};
+use crate::par;
 
 /// One block of rows (an inner test fold), centred on the full-data means.
 pub(crate) struct Block {
@@ -32,60 +35,60 @@ pub(crate) struct Block {
     /// Column minima and maxima of the raw values (constant-column detection).
     min: Vec<f64>,
     max: Vec<f64>,
-    /// `Σ (x − μ)(x − μ)ᵀ`, row-major `p × p`.
-    gram: Vec<f64>,
 }
 
 impl Block {
-    /// Reads `rows` of the standard-layout `x` once.
-    pub(crate) fn new(x: ArrayView2<f64>, y: ArrayView1<f64>, rows: &[usize], mu: &[f64], ybar: f64) -> Self {
+    /// Reads `rows` of the standard-layout `x` once: the centred column-major copy, and the
+    /// column minima and maxima on the way. The Gram matrix is computed later, in row bands
+    /// ([`Blocks::build`]).
+    fn read(x: ArrayView2<f64>, y: ArrayView1<f64>, rows: &[usize], mu: &[f64], ybar: f64) -> Self {
         let (n, p) = (rows.len(), x.ncols());
         let mut min = vec![f64::INFINITY; p];
         let mut max = vec![f64::NEG_INFINITY; p];
         let row = |i: usize| {
             x.row(i).to_slice().unwrap_or_else(|| unreachable!("the fit works on a standard-layout copy of x"))
         };
-        for &i in rows {
-            for ((lo, hi), v) in min.iter_mut().zip(max.iter_mut()).zip(row(i)) {
-                *lo = lo.min(*v);
-                *hi = hi.max(*v);
-            }
-        }
-        // Transposed in 64 × 64 tiles: a tile's reads stay in L1, and each column's 64 values are
-        // 512 contiguous bytes (one TLB entry, not one per value: columns are n·8 bytes apart).
-        const TILE: usize = 64;
+        // Transposed in 32 × 32 tiles: a tile's 32 source rows and 32 destination columns are 64
+        // pages (rows are p·8 bytes apart, columns n·8), which the first-level TLB holds; 64 × 64
+        // tiles missed it on every value.
+        const TILE: usize = 32;
         let mut xc = vec![0.0; n * p];
         for (t, tile_rows) in rows.chunks(TILE).enumerate() {
             let r0 = t * TILE;
             let tile: Vec<&[f64]> = tile_rows.iter().map(|&i| row(i)).collect();
-            for j0 in (0..p).step_by(TILE) {
-                for j in j0..(j0 + TILE).min(p) {
-                    let m = mu[j];
-                    let col = &mut xc[j * n + r0..j * n + r0 + tile.len()];
-                    for (c, r) in col.iter_mut().zip(&tile) {
-                        *c = r[j] - m;
-                    }
+            for j in 0..p {
+                let (m, mut lo, mut hi) = (mu[j], min[j], max[j]);
+                let col = &mut xc[j * n + r0..j * n + r0 + tile.len()];
+                for (c, r) in col.iter_mut().zip(&tile) {
+                    let v = r[j];
+                    lo = lo.min(v);
+                    hi = hi.max(v);
+                    *c = v - m;
                 }
+                (min[j], max[j]) = (lo, hi);
             }
         }
         let yc: Vec<f64> = rows.iter().map(|&i| y[i] - ybar).collect();
-        let sum = xc.chunks_exact(n).map(|c| c.iter().sum()).collect();
-        let xty = xc.chunks_exact(n).map(|c| dot(c, &yc)).collect();
-        let view = ArrayView2::from_shape((n, p).f(), &xc).unwrap_or_else(|_| unreachable!("n * p values"));
-        let gram = gram(view).into_raw_vec_and_offset().0;
-        Block { xc, n, yc, sum, xty, min, max, gram }
+        let (sum, xty) = xc.chunks_exact(n).map(|c| sum_and_dot(c, &yc)).unzip();
+        Block { xc, n, yc, sum, xty, min, max }
     }
 }
+
+/// Rows per task of the Gram products. Smaller bands spread evenly over the threads and waste
+/// less below the diagonal (a band computes its diagonal square whole); larger ones pack the
+/// other operand less often (`gemm` packs all `p − i0` columns on every call: 15% of a 5000 × 1280
+/// fit with 64-row bands).
+const BAND: usize = 128;
 
 /// The blocks of a partition of the rows and the totals.
 pub(crate) struct Blocks {
     blocks: Vec<Block>,
-    /// Block `k`'s Gram matrix until [`Blocks::fold`] turns it, in place, into fold `k`'s training
+    /// Block `k`'s Gram matrix `Σ (x − μ)(x − μ)ᵀ` (upper triangle, row-major) until [`Blocks::fold`] turns it, in place, into fold `k`'s training
     /// matrix (no further p × p buffers: at p = 1280 each is 13 MB, and fresh pages cost more than
     /// the arithmetic). Locked only to hand it over to the fold's thread.
     grams: Vec<Mutex<Vec<f64>>>,
     p: usize,
-    /// `Σ (x − μ)(x − μ)ᵀ` over all rows.
+    /// `Σ (x − μ)(x − μ)ᵀ` over all rows (upper triangle until [`Blocks::into_full`]).
     gram: Vec<f64>,
 }
 
@@ -102,13 +105,46 @@ pub(crate) struct FoldProblem {
 }
 
 impl Blocks {
-    /// Sums the blocks' Gram matrices.
-    pub(crate) fn new(mut blocks: Vec<Block>, p: usize) -> Self {
-        let mut gram = vec![0.0; p * p];
-        for b in &blocks {
-            gram.iter_mut().zip(&b.gram).for_each(|(g, v)| *g += v);
+    /// Reads the blocks of rows `parts` (a partition of the rows of the standard-layout `x`) and
+    /// computes their Gram matrices and the total, on `threads` threads: blocks are read in
+    /// parallel, then the Gram products run as row bands of all blocks, largest first (five
+    /// blocks on two threads would leave one thread idle for a fifth of the time).
+    pub(crate) fn build(
+        x: ArrayView2<f64>,
+        y: ArrayView1<f64>,
+        parts: &[&[usize]],
+        mu: &[f64],
+        ybar: f64,
+        threads: usize,
+    ) -> Self {
+        let p = x.ncols();
+        let blocks = par::map(parts.len(), threads, |k| Block::read(x, y, parts[k], mu, ybar));
+        // Upper triangles only: the totals and downdates need no more, and each fold mirrors its
+        // own matrix on its own thread.
+        let mut grams: Vec<Vec<f64>> = blocks.iter().map(|_| vec![0.0; p * p]).collect();
+        let mut tasks = Vec::new();
+        for (k, g) in grams.iter_mut().enumerate() {
+            let mut rest = g.as_mut_slice();
+            for i0 in (0..p).step_by(BAND) {
+                let i1 = (i0 + BAND).min(p);
+                let (band, tail) = rest.split_at_mut((i1 - i0) * p);
+                rest = tail;
+                tasks.push((k, i0, i1, band));
+            }
         }
-        let grams = blocks.iter_mut().map(|b| Mutex::new(std::mem::take(&mut b.gram))).collect();
+        tasks.sort_by_key(|&(_, i0, i1, _)| Reverse((i1 - i0) * (p - i0)));
+        par::for_each(tasks, threads, |(k, i0, i1, band)| gram_band(&blocks[k].xc, blocks[k].n, p, i0, i1, band));
+        let mut gram = vec![0.0; p * p];
+        let bands: Vec<(usize, &mut [f64])> = gram.chunks_mut(BAND * p).enumerate().collect();
+        par::for_each(bands, threads, |(b, rows)| {
+            for (r, row) in rows.chunks_exact_mut(p).enumerate() {
+                let i = b * BAND + r;
+                for g in &grams {
+                    row[i..].iter_mut().zip(&g[i * p + i..(i + 1) * p]).for_each(|(t, v)| *t += v);
+                }
+            }
+        });
+        let grams = grams.into_iter().map(Mutex::new).collect();
         Blocks { blocks, grams, p, gram }
     }
 
@@ -116,13 +152,19 @@ impl Blocks {
     /// fold: it consumes block `k`'s Gram matrix.
     pub(crate) fn fold(&self, k: usize) -> FoldProblem {
         let mut q_mat = std::mem::take(&mut *self.grams[k].lock().unwrap_or_else(PoisonError::into_inner));
-        assert_eq!(q_mat.len(), self.p * self.p, "fold {k}'s problem is built once");
-        q_mat.iter_mut().zip(&self.gram).for_each(|(v, total)| *v = total - *v);
-        problem(&self.blocks, self.p, Some(k), q_mat)
+        let p = self.p;
+        assert_eq!(q_mat.len(), p * p, "fold {k}'s problem is built once");
+        for i in 0..p {
+            let upper = i * p + i..(i + 1) * p;
+            q_mat[upper.clone()].iter_mut().zip(&self.gram[upper]).for_each(|(v, total)| *v = total - *v);
+        }
+        mirror_upper(&mut q_mat, p);
+        problem(&self.blocks, p, Some(k), q_mat)
     }
 
     /// The problem on all rows (the refit); consumes the blocks to reuse the summed Gram matrix.
-    pub(crate) fn into_full(self) -> FoldProblem {
+    pub(crate) fn into_full(mut self) -> FoldProblem {
+        mirror_upper(&mut self.gram, self.p);
         problem(&self.blocks, self.p, None, self.gram)
     }
 
@@ -131,15 +173,8 @@ impl Blocks {
     /// `resid` is scratch.
     pub(crate) fn test_mse(&self, k: usize, fold: &FoldProblem, w: &[f64], resid: &mut Vec<f64>) -> f64 {
         let b = &self.blocks[k];
-        let base = fold.y_shift - dot(w, &fold.shift);
-        resid.clear();
-        resid.extend(b.yc.iter().map(|v| base - v));
-        for (j, &wj) in w.iter().enumerate() {
-            if wj != 0.0 {
-                axpy(wj, &b.xc[j * b.n..(j + 1) * b.n], resid);
-            }
-        }
-        dot(resid, resid) / b.n as f64
+        let base = fold.y_shift - dot_any(w, &fold.shift);
+        residual_mse(base, &b.yc, &b.xc, w, resid)
     }
 }
 
@@ -210,7 +245,8 @@ mod tests {
     /// training rows, and the test MSE equals the plain prediction error.
     #[test]
     fn fold_problem_matches_direct_computation() {
-        let (n, p) = (23, 4);
+        // 70 columns: the Gram products run in two bands.
+        let (n, p) = (23, 70);
         let x = Array2::from_shape_fn((n, p), |(i, j)| match j {
             2 => 7.5,           // constant everywhere
             3 if i < 15 => 1.0, // constant over fold 0's training rows 0..15
@@ -220,7 +256,8 @@ mod tests {
         let mu: Vec<f64> = (0..p).map(|j| x.column(j).sum() / n as f64).collect();
         let ybar = y.sum() / n as f64;
         let parts: Vec<Vec<usize>> = vec![(15..23).collect(), (0..8).collect(), (8..15).collect()];
-        let blocks = Blocks::new(parts.iter().map(|r| Block::new(x.view(), y.view(), r, &mu, ybar)).collect(), p);
+        let parts: Vec<&[usize]> = parts.iter().map(Vec::as_slice).collect();
+        let blocks = Blocks::build(x.view(), y.view(), &parts, &mu, ybar, 2);
         // Fold 0 trains on rows 0..15, where column 3 is constant.
         let fold = blocks.fold(0);
         let train: Vec<usize> = (0..15).collect();
@@ -229,11 +266,11 @@ mod tests {
         let ybar_t = train.iter().map(|&i| y[i]).sum::<f64>() / nt;
         for a in 0..p {
             let q: f64 = train.iter().map(|&i| (x[[i, a]] - mu_t[a]) * (y[i] - ybar_t)).sum();
-            let q = if a >= 2 { 0.0 } else { q };
+            let q = if a == 2 || a == 3 { 0.0 } else { q };
             assert!((fold.gram.q[a] - q).abs() < 1e-9, "q[{a}] = {} want {q}", fold.gram.q[a]);
             for b in 0..p {
                 let g: f64 = train.iter().map(|&i| (x[[i, a]] - mu_t[a]) * (x[[i, b]] - mu_t[b])).sum();
-                let g = if a >= 2 || b >= 2 { 0.0 } else { g };
+                let g = if a == 2 || a == 3 || b == 2 || b == 3 { 0.0 } else { g };
                 assert!((fold.gram.q_mat[a * p + b] - g).abs() < 1e-9, "Q[{a},{b}]");
             }
         }
@@ -241,7 +278,8 @@ mod tests {
         assert!((fold.gram.y_norm2 - y_norm2).abs() < 1e-9);
         assert_eq!(fold.n, 15);
 
-        let w = [0.5, -0.25, 0.0, 0.0];
+        let mut w = vec![0.0; p];
+        (w[0], w[1], w[69]) = (0.5, -0.25, 0.125);
         let intercept = ybar_t - (0..p).map(|j| w[j] * mu_t[j]).sum::<f64>();
         let mse = parts[0].iter().map(|&i| (intercept + (0..p).map(|j| w[j] * x[[i, j]]).sum::<f64>() - y[i]).powi(2));
         let mse = mse.sum::<f64>() / parts[0].len() as f64;

@@ -7,7 +7,9 @@
 //! operations is kept identical so that iterates, iteration counts and stopping decisions agree
 //! with scikit-learn up to floating-point summation order.
 
-use crate::linalg::{abs_max, asum, axpy, dot};
+use pulp::{Arch, Simd, WithSimd};
+
+use crate::linalg::{abs_max, asum, axpy, axpy_dot, dot, dot_any};
 
 /// What one solve returns besides the coefficients (cf. the Cython return tuple).
 #[derive(Debug, Clone, Copy)]
@@ -65,7 +67,7 @@ impl Design {
     pub fn new(x: Vec<f64>, n: usize, p: usize) -> Self {
         let norm2 = (0..p).map(|j| {
             let c = &x[j * n..(j + 1) * n];
-            dot(c, c)
+            dot_any(c, c)
         });
         let norm2: Vec<f64> = norm2.collect();
         let live = (0..p).filter(|&j| norm2[j] != 0.0).collect();
@@ -87,14 +89,39 @@ pub(crate) struct Work {
     excluded: Vec<bool>,
 }
 
-crate::linalg::dispatch! {
-    /// `enet_coordinate_descent` (dense X, no Gram). `w` is the warm start and the result.
-    pub(crate) fn lasso_dense(w: &mut [f64], alpha: f64, d: &Design, y: &[f64], max_iter: usize, tol: f64,
-        ws: &mut Work) -> Solve => lasso_dense_impl
+/// `enet_coordinate_descent` (dense X, no Gram). `w` is the warm start and the result.
+pub(crate) fn lasso_dense(
+    w: &mut [f64],
+    alpha: f64,
+    d: &Design,
+    y: &[f64],
+    max_iter: usize,
+    tol: f64,
+    ws: &mut Work,
+) -> Solve {
+    struct Op<'a> {
+        w: &'a mut [f64],
+        alpha: f64,
+        d: &'a Design,
+        y: &'a [f64],
+        max_iter: usize,
+        tol: f64,
+        ws: &'a mut Work,
+    }
+    impl WithSimd for Op<'_> {
+        type Output = Solve;
+        #[inline(always)]
+        fn with_simd<S: Simd>(self, s: S) -> Solve {
+            lasso_dense_impl(s, self.w, self.alpha, self.d, self.y, self.max_iter, self.tol, self.ws)
+        }
+    }
+    Arch::new().dispatch(Op { w, alpha, d, y, max_iter, tol, ws })
 }
 
 #[inline(always)]
-fn lasso_dense_impl(
+#[allow(clippy::too_many_arguments)] // the Cython signature
+fn lasso_dense_impl<S: Simd>(
+    s: S,
     w: &mut [f64],
     alpha: f64,
     d: &Design,
@@ -108,25 +135,28 @@ fn lasso_dense_impl(
     ws.r.extend_from_slice(y);
     for (j, &wj) in w.iter().enumerate() {
         if wj != 0.0 {
-            axpy(-wj, d.col(j), &mut ws.r);
+            axpy(s, -wj, d.col(j), &mut ws.r);
         }
     }
     ws.xta.clear();
     ws.xta.resize(p, 0.0);
     ws.excluded.resize(p, false);
     let d_w_tol = tol;
-    let tol = tol * dot(y, y);
+    let tol = tol * dot(s, y, y);
 
-    let (mut gap, mut dual_norm) = dense_gap(alpha, d, y, w, ws);
+    let (mut gap, mut dual_norm) = dense_gap(s, alpha, d, y, w, ws);
     if gap <= tol {
         return Solve { gap, n_iter: 0 };
     }
-    dense_screen(true, alpha, gap, dual_norm, d, w, ws);
+    dense_screen(s, true, alpha, gap, dual_norm, d, w, ws);
 
     let mut n_iter = 0;
     while n_iter < max_iter {
         let mut w_max = 0.0f64;
         let mut d_w_max = 0.0f64;
+        // The residual update of the last changed coordinate, applied in the same pass over `r`
+        // as the next coordinate's correlation (`axpy_dot`): the same arithmetic, one pass fewer.
+        let mut pending: Option<(f64, usize)> = None;
         for &j in &ws.active {
             let nj = d.norm2[j];
             if nj == 0.0 {
@@ -134,21 +164,28 @@ fn lasso_dense_impl(
             }
             let col = &d.x[j * n..(j + 1) * n];
             let w_j = w[j];
-            let tmp = dot(col, &ws.r) + w_j * nj;
+            let xr = match pending.take() {
+                Some((a, k)) => axpy_dot(s, a, d.col(k), &mut ws.r, col),
+                None => dot(s, col, &ws.r),
+            };
+            let tmp = xr + w_j * nj;
             let new = fsign(tmp) * fmax(tmp.abs() - alpha, 0.0) / nj;
             w[j] = new;
             if new != w_j {
-                axpy(w_j - new, col, &mut ws.r);
+                pending = Some((w_j - new, j));
             }
             d_w_max = fmax(d_w_max, (new - w_j).abs());
             w_max = fmax(w_max, new.abs());
         }
+        if let Some((a, k)) = pending {
+            axpy(s, a, d.col(k), &mut ws.r);
+        }
         if w_max == 0.0 || d_w_max / w_max <= d_w_tol || n_iter == max_iter - 1 {
-            (gap, dual_norm) = dense_gap(alpha, d, y, w, ws);
+            (gap, dual_norm) = dense_gap(s, alpha, d, y, w, ws);
             if gap <= tol {
                 break;
             }
-            dense_screen(false, alpha, gap, dual_norm, d, w, ws);
+            dense_screen(s, false, alpha, gap, dual_norm, d, w, ws);
         }
         n_iter += 1;
     }
@@ -161,11 +198,11 @@ fn lasso_dense_impl(
 
 /// Duality gap of the dense problem and `max_j |X_jᵀr|`, leaving `X_jᵀr` in `ws.xta`.
 #[inline(always)]
-fn dense_gap(alpha: f64, d: &Design, y: &[f64], w: &[f64], ws: &mut Work) -> (f64, f64) {
-    let r_norm2 = dot(&ws.r, &ws.r);
-    let ry = dot(&ws.r, y);
+fn dense_gap<S: Simd>(s: S, alpha: f64, d: &Design, y: &[f64], w: &[f64], ws: &mut Work) -> (f64, f64) {
+    let r_norm2 = dot(s, &ws.r, &ws.r);
+    let ry = dot(s, &ws.r, y);
     for &j in &d.live {
-        ws.xta[j] = dot(d.col(j), &ws.r);
+        ws.xta[j] = dot(s, d.col(j), &ws.r);
     }
     let dual_norm = abs_max(&ws.xta);
     (gap_a(alpha, asum(w), r_norm2, ry, dual_norm), dual_norm)
@@ -175,7 +212,17 @@ fn dense_gap(alpha: f64, d: &Design, y: &[f64], w: &[f64], ws: &mut Work) -> (f6
 /// the residual) the coefficients of excluded features.
 #[inline(always)]
 #[allow(clippy::needless_range_loop)] // mirrors the Cython loop over j
-fn dense_screen(first: bool, alpha: f64, gap: f64, dual_norm: f64, d: &Design, w: &mut [f64], ws: &mut Work) {
+#[allow(clippy::too_many_arguments)]
+fn dense_screen<S: Simd>(
+    s: S,
+    first: bool,
+    alpha: f64,
+    gap: f64,
+    dual_norm: f64,
+    d: &Design,
+    w: &mut [f64],
+    ws: &mut Work,
+) {
     let p = d.p;
     ws.active.clear();
     let radius = (2.0 * gap).sqrt() / alpha;
@@ -196,7 +243,7 @@ fn dense_screen(first: bool, alpha: f64, gap: f64, dual_norm: f64, d: &Design, w
             ws.excluded[j] = false;
         } else {
             if w[j] != 0.0 {
-                axpy(w[j], d.col(j), &mut ws.r);
+                axpy(s, w[j], d.col(j), &mut ws.r);
                 w[j] = 0.0;
             }
             ws.excluded[j] = true;
@@ -223,14 +270,43 @@ impl GramProblem {
     }
 }
 
-crate::linalg::dispatch! {
-    /// `enet_coordinate_descent_gram`. `w` is the warm start and the result.
-    pub(crate) fn lasso_gram(w: &mut [f64], alpha: f64, g: &GramProblem, max_iter: usize, tol: f64,
-        ws: &mut Work) -> Solve => lasso_gram_impl
+/// `enet_coordinate_descent_gram`. `w` is the warm start and the result.
+pub(crate) fn lasso_gram(
+    w: &mut [f64],
+    alpha: f64,
+    g: &GramProblem,
+    max_iter: usize,
+    tol: f64,
+    ws: &mut Work,
+) -> Solve {
+    struct Op<'a> {
+        w: &'a mut [f64],
+        alpha: f64,
+        g: &'a GramProblem,
+        max_iter: usize,
+        tol: f64,
+        ws: &'a mut Work,
+    }
+    impl WithSimd for Op<'_> {
+        type Output = Solve;
+        #[inline(always)]
+        fn with_simd<S: Simd>(self, s: S) -> Solve {
+            lasso_gram_impl(s, self.w, self.alpha, self.g, self.max_iter, self.tol, self.ws)
+        }
+    }
+    Arch::new().dispatch(Op { w, alpha, g, max_iter, tol, ws })
 }
 
 #[inline(always)]
-fn lasso_gram_impl(w: &mut [f64], alpha: f64, g: &GramProblem, max_iter: usize, tol: f64, ws: &mut Work) -> Solve {
+fn lasso_gram_impl<S: Simd>(
+    s: S,
+    w: &mut [f64],
+    alpha: f64,
+    g: &GramProblem,
+    max_iter: usize,
+    tol: f64,
+    ws: &mut Work,
+) -> Solve {
     let p = g.p;
     // Qw = Q @ w; only rows with w_j != 0 contribute (warm starts are sparse).
     let qw = &mut ws.r;
@@ -238,7 +314,7 @@ fn lasso_gram_impl(w: &mut [f64], alpha: f64, g: &GramProblem, max_iter: usize, 
     qw.resize(p, 0.0);
     for (j, &wj) in w.iter().enumerate() {
         if wj != 0.0 {
-            axpy(wj, g.row(j), qw);
+            axpy(s, wj, g.row(j), qw);
         }
     }
     ws.xta.resize(p, 0.0);
@@ -246,11 +322,11 @@ fn lasso_gram_impl(w: &mut [f64], alpha: f64, g: &GramProblem, max_iter: usize, 
     let d_w_tol = tol;
     let tol = tol * g.y_norm2;
 
-    let (mut gap, mut dual_norm) = gram_gap(alpha, g, w, ws);
+    let (mut gap, mut dual_norm) = gram_gap(s, alpha, g, w, ws);
     if (0.0..=tol).contains(&gap) {
         return Solve { gap, n_iter: 0 };
     }
-    gram_screen(true, alpha, gap, dual_norm, g, w, ws);
+    gram_screen(s, true, alpha, gap, dual_norm, g, w, ws);
 
     let mut n_iter = 0;
     while n_iter < max_iter {
@@ -267,7 +343,7 @@ fn lasso_gram_impl(w: &mut [f64], alpha: f64, g: &GramProblem, max_iter: usize, 
             let new = fsign(tmp) * fmax(tmp.abs() - alpha, 0.0) / qjj;
             w[j] = new;
             if new != w_j {
-                axpy(new - w_j, row, &mut ws.r);
+                axpy(s, new - w_j, row, &mut ws.r);
             }
             let d_w_j = (new - w_j).abs();
             if d_w_j > d_w_max {
@@ -278,11 +354,11 @@ fn lasso_gram_impl(w: &mut [f64], alpha: f64, g: &GramProblem, max_iter: usize, 
             }
         }
         if w_max == 0.0 || d_w_max / w_max <= d_w_tol || n_iter == max_iter - 1 {
-            (gap, dual_norm) = gram_gap(alpha, g, w, ws);
+            (gap, dual_norm) = gram_gap(s, alpha, g, w, ws);
             if gap <= tol {
                 break;
             }
-            gram_screen(false, alpha, gap, dual_norm, g, w, ws);
+            gram_screen(s, false, alpha, gap, dual_norm, g, w, ws);
         }
         n_iter += 1;
     }
@@ -292,9 +368,9 @@ fn lasso_gram_impl(w: &mut [f64], alpha: f64, g: &GramProblem, max_iter: usize, 
 /// Duality gap of the Gram problem and `max_j |q_j − (Qw)_j|`, leaving `q − Qw` in `ws.xta`
 /// (`ws.r` holds `Qw`).
 #[inline(always)]
-fn gram_gap(alpha: f64, g: &GramProblem, w: &[f64], ws: &mut Work) -> (f64, f64) {
-    let q_dot_w = dot(w, &g.q);
-    let wqw = dot(w, &ws.r);
+fn gram_gap<S: Simd>(s: S, alpha: f64, g: &GramProblem, w: &[f64], ws: &mut Work) -> (f64, f64) {
+    let q_dot_w = dot(s, w, &g.q);
+    let wqw = dot(s, w, &ws.r);
     let r_norm2 = g.y_norm2 + wqw - 2.0 * q_dot_w;
     let ry = g.y_norm2 - q_dot_w;
     for ((v, qj), qwj) in ws.xta.iter_mut().zip(&g.q).zip(&ws.r) {
@@ -307,7 +383,17 @@ fn gram_gap(alpha: f64, g: &GramProblem, w: &[f64], ws: &mut Work) -> (f64, f64)
 /// Gap Safe screening of the Gram problem (see [`dense_screen`]); `ws.r` holds `Qw`.
 #[inline(always)]
 #[allow(clippy::needless_range_loop)] // mirrors the Cython loop over j
-fn gram_screen(first: bool, alpha: f64, gap: f64, dual_norm: f64, g: &GramProblem, w: &mut [f64], ws: &mut Work) {
+#[allow(clippy::too_many_arguments)]
+fn gram_screen<S: Simd>(
+    s: S,
+    first: bool,
+    alpha: f64,
+    gap: f64,
+    dual_norm: f64,
+    g: &GramProblem,
+    w: &mut [f64],
+    ws: &mut Work,
+) {
     let p = g.p;
     ws.active.clear();
     // Due to floating point issues, gap might be negative (as in scikit-learn).
@@ -330,7 +416,7 @@ fn gram_screen(first: bool, alpha: f64, gap: f64, dual_norm: f64, g: &GramProble
             ws.excluded[j] = false;
         } else {
             if w[j] != 0.0 {
-                axpy(-w[j], g.row(j), &mut ws.r);
+                axpy(s, -w[j], g.row(j), &mut ws.r);
                 w[j] = 0.0;
             }
             ws.excluded[j] = true;

@@ -8,11 +8,11 @@ use linfa::DatasetBase;
 use linfa::traits::{Fit, PredictInplace};
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis};
 
-use crate::blocks::{Block, Blocks};
+use crate::blocks::Blocks;
 use crate::cd::{self, Design, Work};
 use crate::error::{Error, Result};
 use crate::kfold::{self, Split};
-use crate::linalg::{axpy, dot};
+use crate::linalg::{dot_any, residual_mse};
 use crate::par;
 
 /// When the per-fold paths use the Gram matrix `XᵀX`.
@@ -137,14 +137,45 @@ pub(crate) fn check_finite(x: ArrayView2<f64>, what: &'static str) -> Result<()>
 
 /// Validates a feature matrix and target as scikit-learn's `validate_data` does.
 pub(crate) fn check_xy(x: ArrayView2<f64>, y: ArrayView1<f64>) -> Result<()> {
+    check_shapes(x, y)?;
+    check_finite(x, "features")?;
+    check_finite(y.insert_axis(Axis(1)), "target")
+}
+
+/// The shape half of [`check_xy`].
+fn check_shapes(x: ArrayView2<f64>, y: ArrayView1<f64>) -> Result<()> {
     if x.nrows() == 0 || x.ncols() == 0 {
         return Err(Error::Empty { what: "features", rows: x.nrows(), cols: x.ncols() });
     }
     if y.len() != x.nrows() {
         return Err(Error::Shape(format!("features have {} rows but the target has {} values", x.nrows(), y.len())));
     }
-    check_finite(x, "features")?;
-    check_finite(y.insert_axis(Axis(1)), "target")
+    Ok(())
+}
+
+/// One pass over the standard-layout `x` (checked `y`): rejects NaN/±inf (naming the first
+/// offending cell), and returns the column means and the alpha grid ([`alpha_grid`]). Three
+/// passes before (finiteness, means, `Xᵀy`); summation orders are unchanged.
+fn scan(x: ArrayView2<f64>, y: ArrayView1<f64>, eps: f64, n_alphas: usize) -> Result<(Vec<f64>, Vec<f64>)> {
+    let n = x.nrows();
+    let ybar = y.sum() / n as f64;
+    let yc: Vec<f64> = y.iter().map(|v| v - ybar).collect();
+    let mut sum = vec![0.0; x.ncols()];
+    let mut xty = vec![0.0; x.ncols()];
+    let mut finite = true;
+    for (i, ycv) in yc.iter().enumerate() {
+        for ((s, a), v) in sum.iter_mut().zip(xty.iter_mut()).zip(row(&x, i)) {
+            finite &= v.is_finite();
+            *s += v;
+            *a += v * ycv;
+        }
+    }
+    if !finite {
+        check_finite(x, "features")?;
+    }
+    let mu: Vec<f64> = sum.iter().map(|s| s / n as f64).collect();
+    let alphas = grid_from(&xty, &yc, &mu, n, eps, n_alphas);
+    Ok((mu, alphas))
 }
 
 /// Row `i` of a standard-layout matrix as a slice (the fit makes `x` standard layout on entry).
@@ -182,13 +213,18 @@ fn grid(x: ArrayView2<f64>, y: ArrayView1<f64>, mu: &[f64], eps: f64, n_alphas: 
     let n = x.nrows();
     let ybar = y.sum() / n as f64;
     let yc: Vec<f64> = y.iter().map(|v| v - ybar).collect();
-    let yc_sum: f64 = yc.iter().sum();
     let mut xty = vec![0.0; x.ncols()];
     for (i, ycv) in yc.iter().enumerate() {
         for (a, v) in xty.iter_mut().zip(row(&x, i)) {
             *a += v * ycv;
         }
     }
+    grid_from(&xty, &yc, mu, n, eps, n_alphas)
+}
+
+/// The grid from `Σ_i x_i (y_i − ȳ)` (uncentred `x`), `y − ȳ` and the column means.
+fn grid_from(xty: &[f64], yc: &[f64], mu: &[f64], n: usize, eps: f64, n_alphas: usize) -> Vec<f64> {
+    let yc_sum: f64 = yc.iter().sum();
     let max_sq = xty
         .iter()
         .zip(mu)
@@ -278,19 +314,13 @@ fn dense_fold_mse(ctx: &PathCtx<'_, '_>, split: &Split) -> Vec<f64> {
         }
     }
     let y_test: Vec<f64> = split.test.iter().map(|&i| y[i]).collect();
-    let mut pred = vec![0.0; n_test];
+    let mut resid = Vec::with_capacity(n_test);
 
     let mut mse = Vec::with_capacity(ctx.alphas.len());
     for &alpha in ctx.alphas {
         cd::lasso_dense(&mut w, alpha * nt as f64, &design, &yc, ctx.max_iter, ctx.tol, &mut ws);
         let intercept = ybar_t - w.iter().zip(&mu_t).filter(|(wj, _)| **wj != 0.0).map(|(wj, m)| m * wj).sum::<f64>();
-        pred.iter_mut().zip(&y_test).for_each(|(p, yv)| *p = intercept - yv);
-        for (j, &wj) in w.iter().enumerate() {
-            if wj != 0.0 {
-                axpy(wj, &x_test[j * n_test..(j + 1) * n_test], &mut pred);
-            }
-        }
-        mse.push(dot(&pred, &pred) / n_test as f64);
+        mse.push(residual_mse(intercept, &y_test, &x_test, &w, &mut resid));
     }
     mse
 }
@@ -298,7 +328,8 @@ fn dense_fold_mse(ctx: &PathCtx<'_, '_>, split: &Split) -> Vec<f64> {
 impl LassoCvParams {
     /// Fits on `x` `[n_samples, n_features]` and `y` `[n_samples]`.
     pub fn fit_arrays(&self, x: ArrayView2<'_, f64>, y: ArrayView1<'_, f64>) -> Result<LassoCv> {
-        check_xy(x, y)?;
+        check_shapes(x, y)?;
+        check_finite(y.insert_axis(Axis(1)), "target")?;
         self.check()?;
         // Rows as contiguous slices from here on (no copy when `x` already is standard layout).
         let x_std = x.as_standard_layout();
@@ -307,16 +338,15 @@ impl LassoCvParams {
         let folds = kfold::kfold(n, self.cv, None, "inner LassoCV folds")?;
         let threads = par::threads(self.n_threads);
         let all: Vec<usize> = (0..n).collect();
-        let mu = col_means(x, &all);
-        let alphas = grid(x, y, &mu, self.eps, self.n_alphas);
+        let (mu, alphas) = scan(x, y, self.eps, self.n_alphas)?;
 
         let ybar = y.sum() / n as f64;
         let use_gram = |s: &Split| self.precompute == Precompute::Auto && s.train.len() > p;
         // The inner test folds partition the rows: one pass over each gives every fold's Gram problem.
-        let blocks = folds
-            .iter()
-            .any(use_gram)
-            .then(|| Blocks::new(par::map(folds.len(), threads, |k| Block::new(x, y, &folds[k].test, &mu, ybar)), p));
+        let blocks = folds.iter().any(use_gram).then(|| {
+            let parts: Vec<&[usize]> = folds.iter().map(|f| f.test.as_slice()).collect();
+            Blocks::build(x, y, &parts, &mu, ybar, threads)
+        });
         let ctx = PathCtx { x, y, alphas: &alphas, max_iter: self.max_iter, tol: self.tol };
         let paths = par::map(folds.len(), threads, |k| match &blocks {
             Some(blocks) if use_gram(&folds[k]) => gram_fold_mse(&ctx, blocks, k),
@@ -362,7 +392,7 @@ impl LassoCvParams {
         if w.iter().any(|v| !v.is_finite()) {
             return Err(Error::Diverged { alpha });
         }
-        let intercept = ybar - dot(&mu, &w);
+        let intercept = ybar - dot_any(&mu, &w);
         Ok(LassoCv {
             alpha,
             coef: Array1::from(w),

@@ -39,3 +39,14 @@ pub(crate) fn map<T: Send>(n: usize, n_threads: usize, f: impl Fn(usize) -> T + 
         .collect::<Option<Vec<T>>>()
         .unwrap_or_else(|| unreachable!("every work item is computed exactly once"))
 }
+
+/// Calls `f` on every item, items handed out dynamically (in order) to at most `n_threads`
+/// threads; for work that writes through `&mut` parts of a larger buffer.
+pub(crate) fn for_each<I: Send>(items: Vec<I>, n_threads: usize, f: impl Fn(I) + Sync) {
+    let slots: Vec<Mutex<Option<I>>> = items.into_iter().map(|i| Mutex::new(Some(i))).collect();
+    map(slots.len(), n_threads, |i| {
+        if let Some(item) = slots[i].lock().ok().and_then(|mut slot| slot.take()) {
+            f(item);
+        }
+    });
+}
