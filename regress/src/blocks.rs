@@ -10,13 +10,12 @@
 //! Centring on μ first and correcting by the fold's mean shift `d = μ_t − μ` afterwards keeps the
 //! cancellation small: `d` is the difference of two means of the same column.
 
+use std::cmp::Reverse;
 use std::sync::{Mutex, PoisonError};
 
 use ndarray::{ArrayView1, ArrayView2};
 
 use crate::cd::GramProblem;
-use std::cmp::Reverse;
-
 use crate::linalg::{dot_any, gram_band, mirror_upper, residual_mse, sum_and_dot};
 use crate::par;
 
@@ -48,9 +47,9 @@ impl Block {
         let row = |i: usize| {
             x.row(i).to_slice().unwrap_or_else(|| unreachable!("the fit works on a standard-layout copy of x"))
         };
-        // Transposed in 32 × 32 tiles: a tile's 32 source rows and 32 destination columns are 64
-        // pages (rows are p·8 bytes apart, columns n·8), which the first-level TLB holds; 64 × 64
-        // tiles missed it on every value.
+        // Transposed in tiles of 32 rows: the tile's 32 source rows and the 32-value runs it writes
+        // into each column stay in L1, and the 32 rows are 32 pages (p·8 bytes apart), fewer than
+        // the first-level TLB holds.
         const TILE: usize = 32;
         let mut xc = vec![0.0; n * p];
         for (t, tile_rows) in rows.chunks(TILE).enumerate() {
@@ -83,9 +82,10 @@ const BAND: usize = 128;
 /// The blocks of a partition of the rows and the totals.
 pub(crate) struct Blocks {
     blocks: Vec<Block>,
-    /// Block `k`'s Gram matrix `Σ (x − μ)(x − μ)ᵀ` (upper triangle, row-major) until [`Blocks::fold`] turns it, in place, into fold `k`'s training
-    /// matrix (no further p × p buffers: at p = 1280 each is 13 MB, and fresh pages cost more than
-    /// the arithmetic). Locked only to hand it over to the fold's thread.
+    /// Block `k`'s Gram matrix `Σ (x − μ)(x − μ)ᵀ` (upper triangle, row-major) until
+    /// [`Blocks::fold`] turns it, in place, into fold `k`'s training matrix (no further p × p
+    /// buffers: at p = 1280 each is 13 MB, and fresh pages cost more than the arithmetic). Locked
+    /// only to hand it over to the fold's thread.
     grams: Vec<Mutex<Vec<f64>>>,
     p: usize,
     /// `Σ (x − μ)(x − μ)ᵀ` over all rows (upper triangle until [`Blocks::into_full`]).
@@ -245,8 +245,8 @@ mod tests {
     /// training rows, and the test MSE equals the plain prediction error.
     #[test]
     fn fold_problem_matches_direct_computation() {
-        // 70 columns: the Gram products run in two bands.
-        let (n, p) = (23, 70);
+        // 140 columns: the Gram products run in two bands (128 and 12 rows).
+        let (n, p) = (23, 140);
         let x = Array2::from_shape_fn((n, p), |(i, j)| match j {
             2 => 7.5,           // constant everywhere
             3 if i < 15 => 1.0, // constant over fold 0's training rows 0..15
@@ -279,7 +279,7 @@ mod tests {
         assert_eq!(fold.n, 15);
 
         let mut w = vec![0.0; p];
-        (w[0], w[1], w[69]) = (0.5, -0.25, 0.125);
+        (w[0], w[1], w[139]) = (0.5, -0.25, 0.125);
         let intercept = ybar_t - (0..p).map(|j| w[j] * mu_t[j]).sum::<f64>();
         let mse = parts[0].iter().map(|&i| (intercept + (0..p).map(|j| w[j] * x[[i, j]]).sum::<f64>() - y[i]).powi(2));
         let mse = mse.sum::<f64>() / parts[0].len() as f64;

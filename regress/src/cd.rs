@@ -192,9 +192,9 @@ fn lasso_dense_impl<S: Simd>(
     Solve { gap, n_iter: (n_iter + 1).min(max_iter.max(1)) }
 }
 
-// The gap and screening steps are functions, not closures, and `#[inline(always)]`: a closure is a
-// function of its own without the `dispatch!` version's target features, so it ran the baseline
-// SSE2 code (a third of the time on small, non-converging problems).
+// The gap and screening steps are `#[inline(always)]` functions generic over the SIMD level, not
+// closures: a closure is a function of its own, compiled without the dispatched version's target
+// features, and ran baseline SSE2 code (a third of the time on small, non-converging problems).
 
 /// Duality gap of the dense problem and `max_j |X_jᵀr|`, leaving `X_jᵀr` in `ws.xta`.
 #[inline(always)]
