@@ -215,7 +215,8 @@ pub struct ReproduceArgs {
     /// Models, comma-separated (names, Hugging Face directories or fair-esm .pt files).
     #[arg(long, value_delimiter = ',', required = true)]
     pub models: Vec<String>,
-    /// Compressions, comma-separated: mean, bos, max (mean and bos are cached in the store).
+    /// Compressions, comma-separated: mean, bos, max, pca1, pca1-2, iDCT1, iDCT2, iDCT3 (SWAT's
+    /// names; mean and bos are cached in the store, the others computed from every residue).
     #[arg(long, value_delimiter = ',', default_value = "mean")]
     pub compress: Vec<String>,
     /// Layer (default: the last of each model).

@@ -202,3 +202,49 @@ fn reproduce_writes_the_papers_results_and_resumes_without_work() {
     ]);
     assert!(err.contains("unknown compression `pca`"), "{err}");
 }
+
+#[test]
+fn reproduce_runs_swats_pca_and_idct_compressions() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("dms");
+    small_dataset(&data, "IF1_small", 60);
+    let model = init_model(dir.path());
+    let store = dir.path().join("store").display().to_string();
+    let out = dir.path().join("results");
+    let data = data.to_str().unwrap();
+    let out_dir = out.to_str().unwrap();
+    ok(&[
+        "reproduce",
+        "--store",
+        &store,
+        "--datasets",
+        data,
+        "--models",
+        &model,
+        "--compress",
+        "pca1,idct1",
+        "--out",
+        out_dir,
+    ]);
+    let results = std::fs::read_to_string(out.join("results.csv")).unwrap();
+    let rows: Vec<Vec<String>> = results.lines().skip(1).map(|l| l.split(',').map(str::to_owned).collect()).collect();
+    // SWAT's names, whatever the case typed.
+    for c in ["pca1", "iDCT1"] {
+        let folds: Vec<&str> = rows.iter().filter(|r| r[11] == c).map(|r| r[1].as_str()).collect();
+        assert_eq!(folds, ["1", "2", "3", "4", "5"], "{c}");
+    }
+    // The numbers are the SQL path's.
+    for (c, expr) in [("pca1", "compress_pca(EMBED, 1)"), ("iDCT1", "compress_idct(EMBED, 5, 44)")] {
+        let expr = expr.replace("EMBED", &format!("esm2_embed(sequence, '{model}')"));
+        let q = format!(
+            "SELECT r['fold'] AS fold, r['r2_test'] AS r2 FROM (SELECT unnest(lasso_cv_eval({expr}, target \
+             ORDER BY input_row)) AS r FROM variants WHERE dataset = 'IF1_small') ORDER BY fold"
+        );
+        let (sql_csv, _) = ok(&["sql", "--store", &store, "--format", "csv", &q]);
+        let sql_r2: Vec<f64> = sql_csv.lines().skip(1).map(|l| l.split(',').nth(1).unwrap().parse().unwrap()).collect();
+        let ours: Vec<f64> = rows.iter().filter(|r| r[11] == c).map(|r| r[5].parse().unwrap()).collect();
+        assert_eq!(sql_r2, ours, "{c}");
+    }
+    let err = fails(&["reproduce", "--datasets", data, "--models", &model, "--compress", "pca2", "--out", out_dir]);
+    assert!(err.contains("unknown compression `pca2`") && err.contains("pca1-2"), "{err}");
+}

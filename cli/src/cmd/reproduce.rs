@@ -143,13 +143,34 @@ struct Totals {
     fits_reused: usize,
 }
 
-/// The compressions `reproduce` knows.
+/// The compressions `reproduce` knows, named as SWAT's `compressing_embeddings.py` names them
+/// (the `Compression_method` column of the paper's results).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Compression {
     Mean,
     Bos,
     Max,
+    /// The first `k` principal-component scores (`pca1`, `pca1-2`).
+    Pca(u32),
+    /// iDCT quantization keeping `n` residue and `m` dimension coefficients (`iDCT1`..`iDCT3`).
+    Idct {
+        name: &'static str,
+        n: u32,
+        m: u32,
+    },
 }
+
+/// `--compress` values: name, compression.
+const COMPRESSIONS: &[(&str, Compression)] = &[
+    ("mean", Compression::Mean),
+    ("bos", Compression::Bos),
+    ("max", Compression::Max),
+    ("pca1", Compression::Pca(1)),
+    ("pca1-2", Compression::Pca(2)),
+    ("iDCT1", Compression::Idct { name: "iDCT1", n: 5, m: 44 }),
+    ("iDCT2", Compression::Idct { name: "iDCT2", n: 10, m: 64 }),
+    ("iDCT3", Compression::Idct { name: "iDCT3", n: 10, m: 128 }),
+];
 
 impl Compression {
     fn name(self) -> &'static str {
@@ -157,14 +178,28 @@ impl Compression {
             Compression::Mean => "mean",
             Compression::Bos => "bos",
             Compression::Max => "max",
+            Compression::Pca(1) => "pca1",
+            Compression::Pca(_) => "pca1-2",
+            Compression::Idct { name, .. } => name,
         }
     }
 
+    /// The SQL expression compressing `embed` (an `esm2_embed` call).
+    fn sql(self, embed: &str) -> String {
+        match self {
+            Compression::Mean | Compression::Bos | Compression::Max => format!("compress_{}({embed})", self.name()),
+            Compression::Pca(k) => format!("compress_pca({embed}, {k})"),
+            Compression::Idct { n, m, .. } => format!("compress_idct({embed}, {n}, {m})"),
+        }
+    }
+
+    /// The pooled vector the store caches for this compression; the others need every residue's
+    /// vector, computed on demand.
     fn pooling(self) -> Option<Pooling> {
         match self {
             Compression::Mean => Some(Pooling::Mean),
             Compression::Bos => Some(Pooling::Bos),
-            Compression::Max => None,
+            Compression::Max | Compression::Pca(_) | Compression::Idct { .. } => None,
         }
     }
 }
@@ -172,11 +207,11 @@ impl Compression {
 fn parse_compressions(names: &[String]) -> anyhow::Result<Vec<Compression>> {
     let mut out = Vec::new();
     for n in names {
-        let c = match n.trim().to_ascii_lowercase().as_str() {
-            "mean" => Compression::Mean,
-            "bos" => Compression::Bos,
-            "max" | "maxpool" => Compression::Max,
-            other => bail!("--compress: unknown compression `{other}`; expected mean, bos or max"),
+        let wanted = n.trim();
+        let wanted = if wanted.eq_ignore_ascii_case("maxpool") { "max" } else { wanted };
+        let Some(&(_, c)) = COMPRESSIONS.iter().find(|(name, _)| name.eq_ignore_ascii_case(wanted)) else {
+            let known: Vec<&str> = COMPRESSIONS.iter().map(|(name, _)| *name).collect();
+            bail!("--compress: unknown compression `{wanted}`; expected one of {}", known.join(", "));
         };
         if !out.contains(&c) {
             out.push(c);
@@ -237,10 +272,9 @@ async fn fit(
     let sql = format!(
         "SELECT r['fold'], r['r2_train'], r['mae_train'], r['rmse_train'], r['r2_test'], r['mae_test'], \
          r['rmse_test'], r['rho_train'], r['rho_test'], r['n_nonzero'] FROM \
-         (SELECT unnest(lasso_cv_eval(compress_{}(esm2_embed(sequence, {}, {layer})), target, {} ORDER BY input_row)) AS r \
+         (SELECT unnest(lasso_cv_eval({}, target, {} ORDER BY input_row)) AS r \
           FROM variants WHERE dataset = {}) ORDER BY 1",
-        c.name(),
-        sql_str(model),
+        c.sql(&format!("esm2_embed(sequence, {}, {layer})", sql_str(model))),
         sql_str(protocol),
         sql_str(dataset)
     );
@@ -317,4 +351,22 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     std::io::Write::write_all(&mut tmp, bytes)?;
     tmp.persist(path).with_context(|| format!("writing {}", path.display()))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compressions_parse_by_swat_name_and_build_their_sql() {
+        let names: Vec<String> = ["MEAN", "maxpool", "pca1-2", "idct3", "mean"].map(String::from).to_vec();
+        let parsed = parse_compressions(&names).unwrap();
+        let got: Vec<&str> = parsed.iter().map(|c| c.name()).collect();
+        assert_eq!(got, ["mean", "max", "pca1-2", "iDCT3"], "SWAT's names, duplicates dropped");
+        let sql: Vec<String> = parsed.iter().map(|c| c.sql("E")).collect();
+        assert_eq!(sql, ["compress_mean(E)", "compress_max(E)", "compress_pca(E, 2)", "compress_idct(E, 10, 128)"]);
+        assert_eq!(parsed.iter().map(|c| c.pooling().is_some()).collect::<Vec<_>>(), [true, false, false, false]);
+        let err = parse_compressions(&["pca".into()]).unwrap_err().to_string();
+        assert!(err.contains("`pca`") && err.contains("pca1, pca1-2, iDCT1"), "{err}");
+    }
 }
