@@ -153,29 +153,52 @@ fn check_shapes(x: ArrayView2<f64>, y: ArrayView1<f64>) -> Result<()> {
     Ok(())
 }
 
+/// What one pass over the rows of the standard-layout `x` gives the alpha grid.
+struct GridStats {
+    /// Column means, summed row after row like numpy's axis-0 reduction.
+    mu: Vec<f64>,
+    /// `Σ_i x_i (y_i − ȳ)` (uncentred `x`).
+    xty: Vec<f64>,
+    /// `y − ȳ`.
+    yc: Vec<f64>,
+    /// Whether every value of `x` is finite.
+    finite: bool,
+}
+
+impl GridStats {
+    fn new(x: ArrayView2<f64>, y: ArrayView1<f64>) -> Self {
+        let n = x.nrows();
+        let ybar = y.sum() / n as f64;
+        let yc: Vec<f64> = y.iter().map(|v| v - ybar).collect();
+        let mut sum = vec![0.0; x.ncols()];
+        let mut xty = vec![0.0; x.ncols()];
+        let mut finite = true;
+        for (i, ycv) in yc.iter().enumerate() {
+            for ((s, a), v) in sum.iter_mut().zip(xty.iter_mut()).zip(row(&x, i)) {
+                finite &= v.is_finite();
+                *s += v;
+                *a += v * ycv;
+            }
+        }
+        let mu = sum.iter().map(|s| s / n as f64).collect();
+        GridStats { mu, xty, yc, finite }
+    }
+
+    fn grid(&self, eps: f64, n_alphas: usize) -> Vec<f64> {
+        grid_from(&self.xty, &self.yc, &self.mu, self.yc.len(), eps, n_alphas)
+    }
+}
+
 /// One pass over the standard-layout `x` (checked `y`): rejects NaN/±inf (naming the first
 /// offending cell), and returns the column means and the alpha grid ([`alpha_grid`]). Three
 /// passes before (finiteness, means, `Xᵀy`); summation orders are unchanged.
 fn scan(x: ArrayView2<f64>, y: ArrayView1<f64>, eps: f64, n_alphas: usize) -> Result<(Vec<f64>, Vec<f64>)> {
-    let n = x.nrows();
-    let ybar = y.sum() / n as f64;
-    let yc: Vec<f64> = y.iter().map(|v| v - ybar).collect();
-    let mut sum = vec![0.0; x.ncols()];
-    let mut xty = vec![0.0; x.ncols()];
-    let mut finite = true;
-    for (i, ycv) in yc.iter().enumerate() {
-        for ((s, a), v) in sum.iter_mut().zip(xty.iter_mut()).zip(row(&x, i)) {
-            finite &= v.is_finite();
-            *s += v;
-            *a += v * ycv;
-        }
-    }
-    if !finite {
+    let stats = GridStats::new(x, y);
+    if !stats.finite {
         check_finite(x, "features")?;
     }
-    let mu: Vec<f64> = sum.iter().map(|s| s / n as f64).collect();
-    let alphas = grid_from(&xty, &yc, &mu, n, eps, n_alphas);
-    Ok((mu, alphas))
+    let alphas = stats.grid(eps, n_alphas);
+    Ok((stats.mu, alphas))
 }
 
 /// Row `i` of a standard-layout matrix as a slice (the fit makes `x` standard layout on entry).
@@ -203,23 +226,7 @@ fn col_means(x: ArrayView2<f64>, rows: &[usize]) -> Vec<f64> {
 /// full data, then `np.geomspace(α_max, α_max·eps, n_alphas)`.
 pub fn alpha_grid(x: ArrayView2<f64>, y: ArrayView1<f64>, eps: f64, n_alphas: usize) -> Vec<f64> {
     let x = x.as_standard_layout();
-    let x = x.view();
-    let rows: Vec<usize> = (0..x.nrows()).collect();
-    grid(x, y, &col_means(x, &rows), eps, n_alphas)
-}
-
-/// [`alpha_grid`] for a standard-layout `x` with column means `mu`.
-fn grid(x: ArrayView2<f64>, y: ArrayView1<f64>, mu: &[f64], eps: f64, n_alphas: usize) -> Vec<f64> {
-    let n = x.nrows();
-    let ybar = y.sum() / n as f64;
-    let yc: Vec<f64> = y.iter().map(|v| v - ybar).collect();
-    let mut xty = vec![0.0; x.ncols()];
-    for (i, ycv) in yc.iter().enumerate() {
-        for (a, v) in xty.iter_mut().zip(row(&x, i)) {
-            *a += v * ycv;
-        }
-    }
-    grid_from(&xty, &yc, mu, n, eps, n_alphas)
+    GridStats::new(x.view(), y).grid(eps, n_alphas)
 }
 
 /// The grid from `Σ_i x_i (y_i − ȳ)` (uncentred `x`), `y − ȳ` and the column means.
