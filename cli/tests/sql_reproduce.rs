@@ -53,6 +53,16 @@ fn distinct_sequences(n: usize) -> usize {
     seqs.len()
 }
 
+/// Per-fold test R² of `lasso_cv_eval(features, target)` over `dataset`, through `esmdb sql`.
+fn sql_test_r2(store: &str, features: &str, dataset: &str) -> Vec<f64> {
+    let q = format!(
+        "SELECT r['fold'] AS fold, r['r2_test'] AS r2 FROM (SELECT unnest(lasso_cv_eval({features}, target \
+         ORDER BY input_row)) AS r FROM variants WHERE dataset = '{dataset}') ORDER BY fold"
+    );
+    let (csv, _) = ok(&["sql", "--store", store, "--format", "csv", &q]);
+    csv.lines().skip(1).map(|l| l.split(',').nth(1).unwrap().parse().unwrap()).collect()
+}
+
 fn init_model(dir: &Path) -> String {
     let model = dir.join("esm2_t6_8M_UR50D");
     ok(&["model", "init", "--arch", "esm2_t6_8M_UR50D", "--seed", "7", "--out", model.to_str().unwrap()]);
@@ -148,12 +158,7 @@ fn reproduce_writes_the_papers_results_and_resumes_without_work() {
     assert_eq!(run["fits_run"], 2);
 
     // The numbers are the SQL path's.
-    let q = format!(
-        "SELECT r['fold'] AS fold, r['r2_test'] AS r2 FROM (SELECT unnest(lasso_cv_eval(compress_mean(esm2_embed(\
-         sequence, '{model}')), target ORDER BY input_row)) AS r FROM variants WHERE dataset = 'IF1_small') ORDER BY fold"
-    );
-    let (sql_csv, _) = ok(&["sql", "--store", &store, "--format", "csv", &q]);
-    let sql_r2: Vec<f64> = sql_csv.lines().skip(1).map(|l| l.split(',').nth(1).unwrap().parse().unwrap()).collect();
+    let sql_r2 = sql_test_r2(&store, &format!("compress_mean(esm2_embed(sequence, '{model}'))"), "IF1_small");
     let ours: Vec<f64> = rows.iter().filter(|r| r[11] == "mean").map(|r| r[5].parse().unwrap()).collect();
     assert_eq!(sql_r2, ours);
 
@@ -236,12 +241,7 @@ fn reproduce_runs_swats_pca_and_idct_compressions() {
     // The numbers are the SQL path's.
     for (c, expr) in [("pca1", "compress_pca(EMBED, 1)"), ("iDCT1", "compress_idct(EMBED, 5, 44)")] {
         let expr = expr.replace("EMBED", &format!("esm2_embed(sequence, '{model}')"));
-        let q = format!(
-            "SELECT r['fold'] AS fold, r['r2_test'] AS r2 FROM (SELECT unnest(lasso_cv_eval({expr}, target \
-             ORDER BY input_row)) AS r FROM variants WHERE dataset = 'IF1_small') ORDER BY fold"
-        );
-        let (sql_csv, _) = ok(&["sql", "--store", &store, "--format", "csv", &q]);
-        let sql_r2: Vec<f64> = sql_csv.lines().skip(1).map(|l| l.split(',').nth(1).unwrap().parse().unwrap()).collect();
+        let sql_r2 = sql_test_r2(&store, &expr, "IF1_small");
         let ours: Vec<f64> = rows.iter().filter(|r| r[11] == c).map(|r| r[5].parse().unwrap()).collect();
         assert_eq!(sql_r2, ours, "{c}");
     }
