@@ -1,11 +1,16 @@
-//! The Rust notebooks (`notebooks/*.ipynb`) executed headless through the evcxr kernel by
-//! `tests/notebooks/run_notebooks.py`: every cell must run without an error and show the tables and
-//! figures the notebook is about.
+//! The Rust notebooks, run the way a person runs them.
 //!
-//! The kernel (`evcxr_jupyter`, the `esmdb-rust` kernel spec in the venv) comes from
-//! `scripts/setup`. The first run compiles DataFusion, Lance and the libtorch glue inside evcxr
-//! (~15 min on 2 cores), so the test runs only when `ESMDB_REQUIRE_NOTEBOOKS=1` is set; then a
-//! missing kernel or any cell error is a failure. Without it the test says it was skipped.
+//! - `kernel_runs_a_cell_*`: the `esmdb-rust` kernel (from `scripts/setup`) started by `jupyter execute` and by
+//!   `scripts/notebook`'s JupyterLab server, each running one plain cell (`tests/notebooks/kernel_smoke.py`).
+//!   Seconds: these run in every `scripts/test`.
+//! - `notebooks_run_headless`: the three notebooks (`notebooks/*.ipynb`) executed by
+//!   `tests/notebooks/run_notebooks.py`; every cell must run and show its tables and figures. The first run on a
+//!   machine compiles DataFusion, Lance and the libtorch glue inside evcxr (~25 min on 2 cores), so it is
+//!   `#[ignore]`d: `scripts/test --notebooks` (CI) runs it.
+//!
+//! Each starts its Python from a plain shell environment: the variables cargo sets for test processes are removed
+//! (`LD_LIBRARY_PATH` among them, which once hid a kernel that died at start everywhere but under `cargo test`).
+use std::path::Path;
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};
@@ -14,44 +19,81 @@ use esmdb_tests::{python, root};
 /// `run_notebooks.py --check`'s exit code when the kernel is not installed.
 const NOT_INSTALLED: i32 = 3;
 
-fn required() -> bool {
-    std::env::var("ESMDB_REQUIRE_NOTEBOOKS").is_ok_and(|v| !v.is_empty() && v != "0")
+/// `program` in the environment of a login shell: HOME, USER, locale, TMPDIR, the user's own `ESMDB_*` settings
+/// (ESMDB_VENV, ESMDB_CACHE, …) and a PATH without the toolchain directories cargo and rustup add. Nothing of what
+/// cargo sets for a test process (`CARGO_*`, `LD_LIBRARY_PATH`, `RUSTUP_TOOLCHAIN`, `OUT_DIR`) gets through.
+fn plain_shell(program: &Path) -> Command {
+    let mut cmd = Command::new(program);
+    cmd.env_clear();
+    for (key, value) in std::env::vars_os() {
+        let Some(name) = key.to_str() else { continue };
+        let keep = matches!(name, "HOME" | "USER" | "LOGNAME" | "LANG" | "LC_ALL" | "TERM" | "TMPDIR" | "SHELL")
+            || name.starts_with("ESMDB_");
+        if keep {
+            cmd.env(&key, value);
+        }
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let dirs = std::env::split_paths(&path).filter(|d| {
+        let d = d.to_string_lossy();
+        !d.contains("/.rustup/toolchains/") && !d.contains("/target/")
+    });
+    cmd.env("PATH", std::env::join_paths(dirs).unwrap_or_default());
+    cmd
+}
+
+/// Fails with the kernel's problem when `scripts/setup` has not installed it.
+fn kernel_installed(py: &Path) -> Result<()> {
+    let script = root().join("tests/notebooks/run_notebooks.py");
+    let check = plain_shell(py).arg(&script).arg("--check").output().context("running run_notebooks.py --check")?;
+    match check.status.code() {
+        Some(0) => Ok(()),
+        Some(NOT_INSTALLED) => bail!(
+            "the notebook kernel is not installed: {} Run scripts/setup (without ESMDB_NOTEBOOKS=0).",
+            String::from_utf8_lossy(&check.stderr).trim()
+        ),
+        _ => bail!("run_notebooks.py --check failed ({}):\n{}", check.status, String::from_utf8_lossy(&check.stderr)),
+    }
+}
+
+fn smoke(mode: &str) -> Result<()> {
+    let py = python()?;
+    kernel_installed(&py)?;
+    let out = plain_shell(&py)
+        .arg(root().join("tests/notebooks/kernel_smoke.py"))
+        .arg(mode)
+        .current_dir(root())
+        .output()
+        .context("running kernel_smoke.py")?;
+    eprint!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    if !out.status.success() {
+        bail!("kernel_smoke.py {mode} failed ({}); see its output above", out.status);
+    }
+    Ok(())
 }
 
 #[test]
+fn kernel_runs_a_cell_from_jupyter_execute() -> Result<()> {
+    smoke("execute")
+}
+
+#[test]
+fn kernel_runs_a_cell_from_the_notebook_server() -> Result<()> {
+    smoke("server")
+}
+
+#[test]
+#[ignore = "compiles the kernel's dependencies (~25 min on a fresh machine): scripts/test --notebooks runs it"]
 fn notebooks_run_headless() -> Result<()> {
-    if !required() {
-        eprintln!("SKIPPED notebooks_run_headless: set ESMDB_REQUIRE_NOTEBOOKS=1 to execute the notebooks");
-        return Ok(());
-    }
-    let script = root().join("tests/notebooks/run_notebooks.py");
-    let py = match python() {
-        Ok(py) => py,
-        Err(e) if !required() => {
-            eprintln!("SKIPPED notebooks_run_headless: {e:#} (set ESMDB_REQUIRE_NOTEBOOKS=1 to make this a failure)");
-            return Ok(());
-        }
-        Err(e) => return Err(e),
-    };
-    let check = Command::new(&py).arg(&script).arg("--check").output().context("running run_notebooks.py --check")?;
-    if check.status.code() == Some(NOT_INSTALLED) {
-        let why = String::from_utf8_lossy(&check.stderr);
-        if required() {
-            bail!("ESMDB_REQUIRE_NOTEBOOKS is set but the notebook kernel is not installed: {why}");
-        }
-        eprintln!(
-            "SKIPPED notebooks_run_headless: {} Run scripts/setup to install it; set ESMDB_REQUIRE_NOTEBOOKS=1 to make \
-             this a failure.",
-            why.trim()
-        );
-        return Ok(());
-    }
-    if !check.status.success() {
-        bail!("run_notebooks.py --check failed:\n{}", String::from_utf8_lossy(&check.stderr));
-    }
+    let py = python()?;
+    kernel_installed(&py)?;
     // Output goes straight through: the first run compiles the kernel's dependencies for a long while,
     // and the per-notebook times are part of the report.
-    let status = Command::new(&py).arg(&script).status().context("running run_notebooks.py")?;
+    let status = plain_shell(&py)
+        .arg(root().join("tests/notebooks/run_notebooks.py"))
+        .current_dir(root())
+        .status()
+        .context("running run_notebooks.py")?;
     if !status.success() {
         bail!("the notebooks failed ({status}); see the output above");
     }
