@@ -109,14 +109,13 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
-    /// Fitting a linfa baseline model failed.
-    #[error("baseline {model} failed: {source}")]
+    /// A baseline model cannot be fitted (its linear system has no unique solution).
+    #[error("baseline {model} failed: {reason}")]
     Baseline {
         /// Which baseline.
         model: &'static str,
-        /// linfa's error.
-        #[source]
-        source: Box<dyn std::error::Error + Send + Sync>,
+        /// Why.
+        reason: String,
     },
     /// The solver produced non-finite coefficients (scikit-learn raises here too).
     #[error(

@@ -10,6 +10,7 @@
 
 mod blocks;
 mod cd;
+mod dense;
 mod error;
 mod linalg;
 mod par;

@@ -1,7 +1,8 @@
 //! Bad input: each case gives a clear error (or scikit-learn's documented behaviour).
 #![allow(clippy::unwrap_used)]
 
-use esmdb_regress::{FoldScheme, LassoCvParams, ProtocolOptions, protocol, rows_to_matrix};
+use esmdb_regress::baseline::{ols, ridge};
+use esmdb_regress::{FoldScheme, LassoCvParams, Model, ProtocolOptions, protocol, rows_to_matrix};
 use ndarray::{Array1, Array2, array};
 
 fn lasso_err(x: &Array2<f64>, y: &Array1<f64>) -> String {
@@ -99,4 +100,33 @@ fn predict_checks_columns() {
     let m = LassoCvParams::default().fit_arrays(x.view(), y.view()).unwrap();
     let e = m.predict_checked(array![[1.0, 2.0]].view()).err().map(|e| e.to_string());
     assert_eq!(e.as_deref(), Some("shape mismatch: model has 3 features, input has 2 columns"));
+}
+
+#[test]
+fn baselines_without_a_unique_solution() {
+    let msg = |k: usize, n: usize| {
+        format!(
+            "baseline ols failed: the {k} varying features are linearly dependent on these {n} rows, so least \
+             squares has no unique solution; use model=ridge"
+        )
+    };
+    // As many varying features as rows: rank ≤ n − 1 after centring.
+    let x = Array2::from_shape_fn((6, 6), |(i, j)| ((i * 5 + j * j) % 7) as f64);
+    let y = Array1::from_shape_fn(6, |i| i as f64);
+    let e = ols(x.view(), y.view()).err().map(|e| e.to_string());
+    assert_eq!(e.as_deref(), Some(msg(6, 6).as_str()));
+    // More rows than features, but column 2 is twice column 0.
+    let (mut x, y) = grid(20, 3);
+    let twice = x.column(0).mapv(|v| 2.0 * v);
+    x.column_mut(2).assign(&twice);
+    let e = ols(x.view(), y.view()).err().map(|e| e.to_string());
+    assert_eq!(e.as_deref(), Some(msg(3, 20).as_str()));
+    // Through the protocol, with the fold's row count.
+    let opts = ProtocolOptions { model: Model::Ols, ..ProtocolOptions::default() };
+    assert_eq!(protocol_err(&x, &y, &opts), msg(3, 16));
+    // Ridge without a penalty on more features than rows.
+    let x = Array2::from_shape_fn((5, 8), |(i, j)| ((i * 3 + j) % 5) as f64);
+    let e = ridge(x.view(), Array1::from_shape_fn(5, |i| i as f64).view(), 0.0).err().map(|e| e.to_string());
+    let want = "baseline ridge failed: the centred Gram matrix + 0·I is not positive definite; use ridge_alpha > 0";
+    assert_eq!(e.as_deref(), Some(want));
 }
