@@ -1,65 +1,23 @@
 //! The paper's protocol (`reg_LassoCV.py`) against scikit-learn on the YAP1 one-hot fixture and
-//! on embedding-like dense features, under both presets.
+//! on embedding-like dense features, under both presets: per fold the split, the chosen alpha
+//! exactly, the model, the predictions and the metrics (see `common::assert_protocol_parity`).
 #![allow(clippy::unwrap_used)]
 
 mod common;
 
 use esmdb_regress::baseline::onehot;
-use esmdb_regress::{Preset, ProtocolOptions, protocol};
-use ndarray::{Array1, Array2, Axis};
-use serde_json::json;
+use esmdb_regress::{Preset, ProtocolOptions};
+use ndarray::{Array1, Array2};
 
-/// Compares with scikit-learn given the columns that vary (`keep`): columns constant over all rows
-/// are exactly zero after centring in every fold, so dropping them for the reference changes
-/// nothing but its run time (one-hot matrices are ~96% constant columns).
-fn check(name: &str, x: &Array2<f64>, y: &Array1<f64>, preset: Preset, r2_tol: f64) {
-    let opts = ProtocolOptions::preset(preset);
-    let ours = protocol::evaluate(x.view(), y.view(), None, &opts).unwrap();
-    let keep: Vec<usize> = (0..x.ncols()).filter(|&j| x.column(j).iter().any(|v| *v != x[[0, j]])).collect();
-    let x_ref = x.select(Axis(1), &keep);
-    let r = common::sklearn(
-        x_ref.view(),
-        y.view(),
-        json!({"mode": "protocol", "tol": opts.tol, "max_iter": opts.max_iter, "threads": 2}),
-    );
-    let folds = r["folds"].as_array().unwrap();
-    assert_eq!(folds.len(), ours.folds.len());
-    for (f, rf) in ours.folds.iter().zip(folds) {
-        let k = f.fold;
-        assert_eq!(f.split.train, common::usizes(&rf["train"]), "{name} fold {k}: train rows");
-        assert_eq!(f.split.test, common::usizes(&rf["test"]), "{name} fold {k}: test rows");
-        let inner: Vec<Vec<usize>> = rf["inner_test_folds"].as_array().unwrap().iter().map(common::usizes).collect();
-        let ours_inner: Vec<Vec<usize>> = esmdb_regress::kfold::kfold(f.split.train.len(), 5, None, "t")
-            .unwrap()
-            .into_iter()
-            .map(|s| s.test)
-            .collect();
-        assert_eq!(ours_inner, inner, "{name} fold {k}: inner folds");
+/// Tolerance for the fitted models, predictions and metrics, relative to each quantity's scale.
+/// The same coordinate descent runs on both sides with the same stopping rule, under either
+/// preset, so they differ only in summation order: measured ≤ 7e-15 of scale. One
+/// coordinate-descent pass more or less (at `tol` = 1e-2 or 1e-5) moves the coefficients far more
+/// than 1e-9, which leaves room for other SIMD widths.
+const REL: f64 = 1e-9;
 
-        let grid = common::f64s(&rf["alphas"]);
-        let (i, j) = (common::grid_index(&grid, f.alpha), common::grid_index(&grid, rf["alpha"].as_f64().unwrap()));
-        assert!(i.abs_diff(j) <= 1, "{name} fold {k}: alpha index {i} vs sklearn {j}");
-        let r2 = rf["r2_test"].as_f64().unwrap();
-        assert!((f.r2_test - r2).abs() < r2_tol, "{name} fold {k}: test R² {} vs {r2}", f.r2_test);
-        let r2t = rf["r2_train"].as_f64().unwrap();
-        assert!((f.r2_train - r2t).abs() < r2_tol, "{name} fold {k}: train R² {} vs {r2t}", f.r2_train);
-        if i == j {
-            let rho = rf["rho_test"].as_f64().unwrap_or(f64::NAN);
-            assert!(
-                (f.rho_test - rho).abs() < 10.0 * r2_tol || (rho.is_nan() && f.rho_test.is_nan()),
-                "{name} fold {k}: test rho {} vs {rho}",
-                f.rho_test
-            );
-            let coef = common::f64s(&rf["coef"]);
-            let scale = coef.iter().fold(0.0f64, |m, c| m.max(c.abs())).max(1e-12);
-            let ours_kept: Vec<f64> = keep.iter().map(|&j| f.model.coef[j]).collect();
-            let dropped_nonzero =
-                f.model.coef.iter().filter(|c| **c != 0.0).count() - ours_kept.iter().filter(|c| **c != 0.0).count();
-            assert_eq!(dropped_nonzero, 0, "{name} fold {k}: constant columns got coefficients");
-            let diff = ours_kept.iter().zip(&coef).fold(0.0f64, |m, (a, b)| m.max((a - b).abs()));
-            assert!(diff / scale < 10.0 * r2_tol, "{name} fold {k}: coef difference {diff} (scale {scale})");
-        }
-    }
+fn check(name: &str, x: &Array2<f64>, y: &Array1<f64>, preset: Preset) {
+    common::assert_protocol_parity(name, x.view(), y.view(), None, &ProtocolOptions::preset(preset), REL);
 }
 
 fn yap1_onehot() -> (Array2<f64>, Array1<f64>) {
@@ -71,19 +29,28 @@ fn yap1_onehot() -> (Array2<f64>, Array1<f64>) {
 #[test]
 fn yap1_onehot_published_preset() {
     let (x, y) = yap1_onehot();
-    check("yap1 published", &x, &y, Preset::Published, 1e-2);
+    check("yap1 published", &x, &y, Preset::Published);
 }
 
 #[test]
 fn yap1_onehot_readme_preset() {
     let (x, y) = yap1_onehot();
-    check("yap1 readme", &x, &y, Preset::Readme, 1e-3);
+    check("yap1 readme", &x, &y, Preset::Readme);
 }
 
 #[test]
 fn embedding_like_features_both_presets() {
     // Embedding-like: dense, correlated, more rows than features (Gram path inside LassoCV).
     let (x, y) = common::synthetic(300, 48, 6, 0.6, 11);
-    check("dense published", &x, &y, Preset::Published, 1e-2);
-    check("dense readme", &x, &y, Preset::Readme, 1e-3);
+    check("dense published", &x, &y, Preset::Published);
+    check("dense readme", &x, &y, Preset::Readme);
+}
+
+#[test]
+fn noise_target_published_preset() {
+    // Shaped like YAP1 under an uninformative embedding: correlated features that cannot explain
+    // the target, so the CV curve is flat and coordinate descent often stops at its first gap check:
+    // the case where a rounding-level near-tie would show.
+    let (x, y) = common::synthetic(362, 320, 0, 0.9, 7);
+    check("noise published", &x, &y, Preset::Published);
 }

@@ -9,7 +9,14 @@ The request names raw little-endian float64 files written by the Rust side:
    "folds": 5, "seed": 42, "threads": 1, "repeat": 1}
 
 "lassocv" fits LassoCV on X, y. "protocol" runs the SWAT paper's reg_LassoCV.py protocol
-(MinMaxScaler on all rows, KFold(folds, shuffle=True, random_state=seed), LassoCV per fold).
+(MinMaxScaler on all rows, KFold(folds, shuffle=True, random_state=seed), LassoCV per fold), with
+esmdb's extensions as optional request fields:
+  "model": "lassocv" (default) | "ols" (LinearRegression()) | "ridge" (Ridge(alpha=ridge_alpha)),
+  "ridge_alpha": 1.0,
+  "scale": "all" (default, the paper's) | "inside" (MinMaxScaler fitted on each training part) | "none",
+  "outer_test_folds": [[row, ...], ...] (given test rows per fold, e.g. ProteinGym's position
+  schemes; the training rows are the rest) instead of the shuffled KFold.
+Each protocol fold reports its split, model (alpha, coef, intercept), predictions and metrics.
 "seconds" is the best wall time of `repeat` fits, with BLAS/OpenMP pinned to `threads` and
 LassoCV(n_jobs=n_jobs) (default: n_jobs = threads).
 """
@@ -22,7 +29,7 @@ import numpy as np
 from scipy.stats import spearmanr
 from sklearn import metrics
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.linear_model import LassoCV
+from sklearn.linear_model import LassoCV, LinearRegression, Ridge
 from sklearn.model_selection import KFold
 from sklearn.preprocessing import MinMaxScaler
 from threadpoolctl import threadpool_limits
@@ -57,21 +64,44 @@ def fit_lassocv(req, X, y):
     }
 
 
+def regressor(req):
+    model = req.get("model", "lassocv")
+    if model == "lassocv":
+        return lassocv(req)
+    if model == "ols":
+        return LinearRegression()
+    if model == "ridge":
+        return Ridge(alpha=req.get("ridge_alpha", 1.0))
+    raise ValueError(f"unknown model {model!r}")
+
+
+def outer_splits(req, n):
+    given = req.get("outer_test_folds")
+    if given is None:
+        kf = KFold(n_splits=req.get("folds", 5), shuffle=True, random_state=req.get("seed", 42))
+        return list(kf.split(np.zeros(n)))
+    return [(np.setdiff1d(np.arange(n), test), np.asarray(test, dtype=np.int64)) for test in given]
+
+
 def protocol(req, X, y):
     # scripts/reg_LassoCV.py of ziul-bio/SWAT, minus pandas.
     t0 = time.perf_counter()
-    Xs = MinMaxScaler(feature_range=(0, 1)).fit_transform(X)
-    kf = KFold(n_splits=req.get("folds", 5), shuffle=True, random_state=req.get("seed", 42))
+    scale = req.get("scale", "all")
+    if scale == "all":
+        X = MinMaxScaler(feature_range=(0, 1)).fit_transform(X)
     folds = []
-    for train, test in kf.split(Xs):
-        model = lassocv(req)
-        model.fit(Xs[train], y[train])
-        pt, ps = model.predict(Xs[train]), model.predict(Xs[test])
-        folds.append({
+    for train, test in outer_splits(req, len(y)):
+        X_train, X_test = X[train], X[test]
+        if scale == "inside":
+            scaler = MinMaxScaler(feature_range=(0, 1)).fit(X_train)
+            X_train, X_test = scaler.transform(X_train), scaler.transform(X_test)
+        model = regressor(req)
+        model.fit(X_train, y[train])
+        pt, ps = model.predict(X_train), model.predict(X_test)
+        fold = {
             "train": train.tolist(), "test": test.tolist(),
-            "inner_test_folds": [t.tolist() for _, t in KFold(req.get("cv", 5)).split(train)],
-            "alpha": float(model.alpha_), "alphas": model.alphas_.tolist(),
             "coef": model.coef_.tolist(), "intercept": float(model.intercept_),
+            "pred_train": pt.tolist(), "pred_test": ps.tolist(),
             "n_nonzero": int(np.sum(model.coef_ != 0)),
             "r2_train": metrics.r2_score(y[train], pt), "r2_test": metrics.r2_score(y[test], ps),
             "mae_train": metrics.mean_absolute_error(y[train], pt),
@@ -80,7 +110,15 @@ def protocol(req, X, y):
             "rmse_test": float(np.sqrt(metrics.mean_squared_error(y[test], ps))),
             "rho_train": nan_to_none(spearmanr(y[train], pt).statistic),
             "rho_test": nan_to_none(spearmanr(y[test], ps).statistic),
-        })
+        }
+        if isinstance(model, LassoCV):
+            fold.update({
+                "inner_test_folds": [t.tolist() for _, t in KFold(req.get("cv", 5)).split(train)],
+                "alpha": float(model.alpha_), "alphas": model.alphas_.tolist(),
+            })
+        else:
+            fold["alpha"] = float(getattr(model, "alpha", 0.0))
+        folds.append(fold)
     return {"seconds": time.perf_counter() - t0, "folds": folds}
 
 

@@ -5,8 +5,10 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
-use serde_json::Value;
+use esmdb_regress::protocol::{self, FoldResult, FoldScheme, Model, ProtocolOptions, ProtocolResult, Scaling};
+use esmdb_regress::scale::MinMaxScaler;
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis};
+use serde_json::{Value, json};
 
 /// Workspace root (the parent of `regress/`).
 pub fn workspace() -> PathBuf {
@@ -122,9 +124,185 @@ pub fn yap1() -> (Vec<String>, Vec<f64>, Vec<String>) {
     (mutants, targets, seqs)
 }
 
-/// Index of `alpha` on `grid` (relative tolerance 1e-12).
+/// Index of `alpha` on `grid`: the one grid value within 1e-12 relative (neighbours are a factor
+/// `eps^(−1/(n_alphas − 1))` apart, 1.07 on the default grid, so the match is unique).
 pub fn grid_index(grid: &[f64], alpha: f64) -> usize {
     grid.iter()
         .position(|g| ((g - alpha) / alpha).abs() < 1e-12)
         .unwrap_or_else(|| panic!("alpha {alpha} not on the grid"))
+}
+
+/// A list of index lists (`[[0, 3], [1, 2]]`).
+pub fn usize_lists(v: &Value) -> Vec<Vec<usize>> {
+    v.as_array().unwrap().iter().map(usizes).collect()
+}
+
+/// numpy's `assert_allclose`: equal lengths, then `|ours − theirs| ≤ atol + rtol·|theirs|` for every
+/// element (NaN matches NaN only), naming the first element out of tolerance.
+pub fn assert_close(what: &str, ours: &[f64], theirs: &[f64], rtol: f64, atol: f64) {
+    assert_eq!(ours.len(), theirs.len(), "{what}: {} values here, {} from scikit-learn", ours.len(), theirs.len());
+    for (i, (a, b)) in ours.iter().zip(theirs).enumerate() {
+        if a.is_nan() || b.is_nan() {
+            assert!(a.is_nan() && b.is_nan(), "{what}[{i}]: {a} vs scikit-learn {b}");
+            continue;
+        }
+        let diff = (a - b).abs();
+        assert!(
+            diff <= atol + rtol * b.abs(),
+            "{what}[{i}]: {a} vs scikit-learn {b} (|diff| {diff:e}, rtol {rtol:e}, atol {atol:e})"
+        );
+    }
+}
+
+/// Columns of `x` that vary over its rows. A column constant over all rows is constant in every
+/// training part, so it is zero after centring (and after min-max scaling) and gets no
+/// coefficient: dropping it for the reference changes nothing but its run time (one-hot matrices
+/// are ~96% constant columns).
+pub fn varying_columns(x: ArrayView2<f64>) -> Vec<usize> {
+    (0..x.ncols()).filter(|&j| x.column(j).iter().any(|v| *v != x[[0, j]])).collect()
+}
+
+/// Runs the protocol here and scikit-learn's (`mode: protocol`) with the same model, scaling and
+/// folds (a position-based scheme's folds are passed to the reference as `outer_test_folds`; they
+/// are checked against ProteinGym's definition in `schemes.rs`), and compares every fold (see
+/// [`compare_fold`]) within `rel`. The reference sees only the [`varying_columns`]. Returns our
+/// result for further checks.
+pub fn assert_protocol_parity(
+    name: &str,
+    x: ArrayView2<f64>,
+    y: ArrayView1<f64>,
+    positions: Option<&[i64]>,
+    opts: &ProtocolOptions,
+    rel: f64,
+) -> ProtocolResult {
+    let ours = protocol::evaluate(x, y, positions, opts).unwrap();
+    let keep = varying_columns(x);
+    let mut req = json!({
+        "mode": "protocol", "tol": opts.tol, "max_iter": opts.max_iter, "eps": opts.eps,
+        "n_alphas": opts.n_alphas, "cv": opts.inner_cv, "folds": opts.folds, "seed": opts.seed,
+        "threads": 2, "ridge_alpha": opts.ridge_alpha,
+        "model": match opts.model { Model::LassoCv => "lassocv", Model::Ols => "ols", Model::Ridge => "ridge" },
+        "scale": match opts.scaling { Scaling::All => "all", Scaling::Inside => "inside", Scaling::None => "none" },
+    });
+    if opts.scheme != FoldScheme::Random {
+        req["outer_test_folds"] = ours.folds.iter().map(|f| f.split.test.clone()).collect::<Vec<_>>().into();
+    }
+    let r = sklearn(x.select(Axis(1), &keep).view(), y, req);
+    let folds = r["folds"].as_array().unwrap();
+    assert_eq!(ours.folds.len(), folds.len(), "{name}: number of outer folds");
+    let ctx = FoldCtx { x: x.view(), y_sd: y.std(0.0), opts, keep: &keep, rel };
+    for (f, rf) in ours.folds.iter().zip(folds) {
+        compare_fold(&format!("{name} fold {}:", f.fold), &ctx, f, rf);
+    }
+    ours
+}
+
+/// What every fold of one protocol comparison shares.
+struct FoldCtx<'a> {
+    x: ArrayView2<'a, f64>,
+    y_sd: f64,
+    opts: &'a ProtocolOptions,
+    keep: &'a [usize],
+    rel: f64,
+}
+
+/// The (scaled, as the protocol scales them) training and test rows of one fold.
+fn fold_features(x: ArrayView2<f64>, opts: &ProtocolOptions, f: &FoldResult) -> (Array2<f64>, Array2<f64>) {
+    let x = match opts.scaling {
+        Scaling::All => MinMaxScaler::fit(x).transform(x),
+        Scaling::Inside | Scaling::None => x.to_owned(),
+    };
+    let (train, test) = (x.select(Axis(0), &f.split.train), x.select(Axis(0), &f.split.test));
+    if opts.scaling == Scaling::Inside {
+        let s = MinMaxScaler::fit(train.view());
+        return (s.transform(train.view()), s.transform(test.view()));
+    }
+    (train, test)
+}
+
+/// Compares one outer fold with scikit-learn's: the split exactly; the penalty exactly (LassoCV:
+/// see [`assert_same_alpha`]; ridge: the option; OLS: 0); coefficients (the dropped constant
+/// columns must be exactly zero, and the nonzero counts equal), intercept, predictions and every
+/// metric within `rel` of their natural scale (coefficients: the largest |coefficient|;
+/// intercept, predictions, MAE and RMSE: the standard deviation of `y`; R² and ρ: 1), each also
+/// within `rel` relative.
+fn compare_fold(what: &str, c: &FoldCtx<'_>, f: &FoldResult, rf: &Value) {
+    let (opts, rel, y_sd) = (c.opts, c.rel, c.y_sd);
+    assert_eq!(f.split.train, usizes(&rf["train"]), "{what} train rows");
+    assert_eq!(f.split.test, usizes(&rf["test"]), "{what} test rows");
+    let fixed = match opts.model {
+        Model::LassoCv => None,
+        Model::Ridge => Some(opts.ridge_alpha),
+        Model::Ols => Some(0.0),
+    };
+    match fixed {
+        None => assert_same_alpha(what, opts, f, rf),
+        Some(a) => assert_eq!((f.alpha, rf["alpha"].as_f64()), (a, Some(a)), "{what} alpha here and in scikit-learn"),
+    }
+
+    let coef = f64s(&rf["coef"]);
+    assert_eq!(coef.len(), c.keep.len(), "{what} reference coefficient count");
+    let mut dropped = vec![true; c.x.ncols()];
+    c.keep.iter().for_each(|&j| dropped[j] = false);
+    let stray: Vec<usize> = (0..c.x.ncols()).filter(|&j| dropped[j] && f.model.coef[j] != 0.0).collect();
+    assert!(stray.is_empty(), "{what} constant columns got coefficients: {stray:?}");
+    let ours_kept: Vec<f64> = c.keep.iter().map(|&j| f.model.coef[j]).collect();
+    let coef_scale = coef.iter().fold(0.0f64, |m, c| m.max(c.abs()));
+    assert_close(&format!("{what} coef"), &ours_kept, &coef, rel, rel * coef_scale);
+    assert_eq!(f.n_nonzero, rf["n_nonzero"].as_u64().unwrap() as usize, "{what} nonzero coefficients");
+    let b = rf["intercept"].as_f64().unwrap();
+    assert_close(&format!("{what} intercept"), &[f.model.intercept], &[b], rel, rel * y_sd);
+
+    let (x_train, x_test) = fold_features(c.x, opts, f);
+    let (p_train, p_test) = (f.model.predict(x_train.view()), f.model.predict(x_test.view()));
+    for (part, ours, theirs) in [("train", &p_train, &rf["pred_train"]), ("test", &p_test, &rf["pred_test"])] {
+        let w = format!("{what} {part} predictions");
+        assert_close(&w, ours.as_slice().unwrap(), &f64s(theirs), rel, rel * y_sd);
+    }
+    // Spearman ρ of a prediction that is constant up to rounding is undefined. Ours is then
+    // bitwise constant (rows with the same features on the nonzero coefficients sum the same
+    // terms in the same order) and ρ is NaN, as scipy gives for a constant prediction; NumPy's
+    // BLAS can leave ulp-level differences between such rows (rows in different kernel blocks),
+    // and ranking those gives scikit-learn an arbitrary ρ.
+    for (key, ours, pred) in [("rho_train", f.rho_train, &rf["pred_train"]), ("rho_test", f.rho_test, &rf["pred_test"])]
+    {
+        let pred = f64s(pred);
+        let spread =
+            pred.iter().fold(f64::NEG_INFINITY, |m, v| m.max(*v)) - pred.iter().fold(f64::INFINITY, |m, v| m.min(*v));
+        if spread <= rel * y_sd {
+            assert!(ours.is_nan(), "{what} {key}: {ours} for a prediction constant to rounding (spread {spread:e})");
+        } else {
+            let theirs = rf[key].as_f64().unwrap_or(f64::NAN);
+            assert_close(&format!("{what} {key}"), &[ours], &[theirs], rel, rel);
+        }
+    }
+    let metrics = [
+        ("r2_train", f.r2_train, 1.0),
+        ("r2_test", f.r2_test, 1.0),
+        ("mae_train", f.mae_train, y_sd),
+        ("mae_test", f.mae_test, y_sd),
+        ("rmse_train", f.rmse_train, y_sd),
+        ("rmse_test", f.rmse_test, y_sd),
+    ];
+    for (key, ours, scale) in metrics {
+        let theirs = rf[key].as_f64().unwrap_or(f64::NAN);
+        assert_close(&format!("{what} {key}"), &[ours], &[theirs], rel, rel * scale);
+    }
+}
+
+/// LassoCV's chosen alpha is scikit-learn's exactly: the same inner folds, and the same index on
+/// the alpha grid (our grid equals scikit-learn's to rounding, 1e-12, and neighbours are 7%
+/// apart; `parity_lassocv.rs` compares whole grids and MSE paths).
+fn assert_same_alpha(what: &str, opts: &ProtocolOptions, f: &FoldResult, rf: &Value) {
+    let ours_inner: Vec<Vec<usize>> =
+        esmdb_regress::kfold::kfold(f.split.train.len(), opts.inner_cv, None, "inner LassoCV folds")
+            .unwrap()
+            .into_iter()
+            .map(|s| s.test)
+            .collect();
+    assert_eq!(ours_inner, usize_lists(&rf["inner_test_folds"]), "{what} inner folds");
+    let grid = f64s(&rf["alphas"]);
+    let theirs = rf["alpha"].as_f64().unwrap();
+    let (i, j) = (grid_index(&grid, f.alpha), grid_index(&grid, theirs));
+    assert_eq!(i, j, "{what} alpha {} (grid index {i}) vs scikit-learn {theirs} (index {j})", f.alpha);
 }
