@@ -4,10 +4,30 @@
 //! libtorch's own loader refuses (it cannot construct `argparse.Namespace`). We never execute
 //! anything: `GLOBAL`s become [`Value::Global`] names, calls become [`Value::Call`] records, and the
 //! tensor rebuild calls are interpreted afterwards by the caller. Only the opcodes `torch.save`
-//! emits (protocol 2) are supported; anything else is a clean error.
+//! emits (protocol 2) and plain protocol-4 containers are supported; anything else is a clean error.
+//!
+//! The pickle memo shares objects: a container is memoized as soon as it is created (`EMPTY_DICT`,
+//! `BINPUT`) and only filled afterwards (`MARK ... SETITEMS`), so a later `BINGET` must see the filled
+//! container. The machine therefore builds a graph of objects addressed by index — stack slots,
+//! memo entries and container elements all hold indices, so every reference sees every mutation —
+//! and only at `STOP` copies that graph into the plain [`Value`] tree callers consume. The copy is
+//! bounded (depth, total size) and refuses cycles, so hostile input is an error, never a hang, a
+//! stack overflow or an out-of-memory abort.
 use std::collections::HashMap;
 
-/// A decoded pickle value.
+/// Deepest nesting [`parse`] returns. `torch.save` state dicts nest about 7 levels (dict, call, args,
+/// persistent id, ...); the bound keeps the copy and the `Value`'s drop off the end of the thread stack.
+const MAX_DEPTH: usize = 256;
+
+/// The copied tree may cost at most this many units per input byte (plus [`COPY_SLACK`]); a unit is
+/// one value or one byte of string. Real pickles share only small objects (globals, `"cpu"`, a config
+/// namespace), so their copies stay within a few units per byte; the bound turns a "billion laughs"
+/// pickle (references to references, each doubling the copy) into an error.
+const COPY_PER_INPUT_BYTE: usize = 16;
+const COPY_SLACK: usize = 1 << 16;
+
+/// A decoded pickle value: a plain tree. An object the pickle references more than once (through its
+/// memo) appears as one copy per reference.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
     /// `None`.
@@ -41,8 +61,6 @@ pub enum Value {
     },
     /// A persistent id (PyTorch uses it for storages).
     PersistentId(Box<Value>),
-    /// Internal stack marker.
-    Mark,
 }
 
 impl Value {
@@ -75,14 +93,61 @@ impl Value {
 
 /// Decodes one pickle. Errors are plain messages; the caller adds the file name.
 pub fn parse(data: &[u8]) -> Result<Value, String> {
-    Machine { data, pos: 0, stack: Vec::new(), memo: HashMap::new() }.run()
+    let mut machine = Machine { data, pos: 0, objects: Vec::new(), stack: Vec::new(), memo: HashMap::new() };
+    let root = machine.run()?;
+    let budget = data.len().saturating_mul(COPY_PER_INPUT_BYTE).saturating_add(COPY_SLACK);
+    let open = vec![false; machine.objects.len()];
+    Copier { objects: &machine.objects, budget, open }.value(root, 0)
+}
+
+/// Index of an [`Object`] in [`Machine::objects`].
+type Id = usize;
+
+/// An object while the pickle is being read: containers hold [`Id`]s, so the memo and the stack share
+/// one mutable object instead of holding copies of it.
+#[derive(Debug)]
+enum Object {
+    /// None, bool, int, float, str, bytes or global: immutable, held as its final value.
+    Scalar(Value),
+    List(Vec<Id>),
+    Tuple(Vec<Id>),
+    Dict(Vec<(Id, Id)>),
+    Call {
+        callable: Id,
+        args: Id,
+        state: Option<Id>,
+    },
+    PersistentId(Id),
+}
+
+impl Object {
+    /// A name for error messages.
+    fn kind(&self) -> &'static str {
+        match self {
+            Object::Scalar(_) => "a scalar",
+            Object::List(_) => "a list",
+            Object::Tuple(_) => "a tuple",
+            Object::Dict(_) => "a dict",
+            Object::Call { .. } => "an object",
+            Object::PersistentId(_) => "a persistent id",
+        }
+    }
+}
+
+/// A pickle stack entry: an object, or the `MARK` that opens a run of items.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Slot {
+    Mark,
+    Obj(Id),
 }
 
 struct Machine<'a> {
     data: &'a [u8],
     pos: usize,
-    stack: Vec<Value>,
-    memo: HashMap<u32, Value>,
+    /// Every object created so far; never shrinks, so an [`Id`] stays valid.
+    objects: Vec<Object>,
+    stack: Vec<Slot>,
+    memo: HashMap<u32, Id>,
 }
 
 impl<'a> Machine<'a> {
@@ -114,45 +179,83 @@ impl<'a> Machine<'a> {
         let b = self.take(n)?;
         Ok(Value::Str(String::from_utf8(b.to_vec()).map_err(|_| "invalid utf-8 string in pickle")?))
     }
-    fn pop(&mut self) -> Result<Value, String> {
-        self.stack.pop().ok_or_else(|| "pickle stack underflow".to_string())
+
+    /// Creates an object and pushes it.
+    fn push(&mut self, object: Object) {
+        let id = self.new_object(object);
+        self.stack.push(Slot::Obj(id));
     }
-    fn pop_mark(&mut self) -> Result<Vec<Value>, String> {
-        let m = self.stack.iter().rposition(|v| *v == Value::Mark).ok_or("pickle MARK not found")?;
+    fn new_object(&mut self, object: Object) -> Id {
+        self.objects.push(object);
+        self.objects.len() - 1
+    }
+    fn pop(&mut self) -> Result<Id, String> {
+        match self.stack.pop() {
+            Some(Slot::Obj(id)) => Ok(id),
+            Some(Slot::Mark) => Err("unexpected MARK on the pickle stack".into()),
+            None => Err("pickle stack underflow".into()),
+        }
+    }
+    /// The items above the topmost MARK, which is removed too.
+    fn pop_mark(&mut self) -> Result<Vec<Id>, String> {
+        let m = self.stack.iter().rposition(|s| *s == Slot::Mark).ok_or("pickle MARK not found")?;
         let items = self.stack.split_off(m + 1);
         self.stack.pop();
-        Ok(items)
+        // Nothing above the topmost MARK is a MARK.
+        Ok(items.into_iter().filter_map(|s| if let Slot::Obj(id) = s { Some(id) } else { None }).collect())
     }
-    fn top(&mut self) -> Result<&mut Value, String> {
-        self.stack.last_mut().ok_or_else(|| "pickle stack underflow".to_string())
+    fn top(&self) -> Result<Id, String> {
+        match self.stack.last() {
+            Some(Slot::Obj(id)) => Ok(*id),
+            Some(Slot::Mark) => Err("unexpected MARK on the pickle stack".into()),
+            None => Err("pickle stack underflow".into()),
+        }
     }
-    fn set_items(&mut self, items: Vec<Value>) -> Result<(), String> {
+    fn memoize(&mut self, key: u32) -> Result<(), String> {
+        let id = self.top()?;
+        self.memo.insert(key, id);
+        Ok(())
+    }
+    fn memo_get(&mut self, key: u32) -> Result<(), String> {
+        let id = *self.memo.get(&key).ok_or_else(|| format!("pickle memo key {key} missing"))?;
+        self.stack.push(Slot::Obj(id));
+        Ok(())
+    }
+    fn append(&mut self, items: Vec<Id>, op: &str) -> Result<(), String> {
+        let target = self.top()?;
+        match &mut self.objects[target] {
+            Object::List(l) => l.extend(items),
+            other => return Err(format!("{op} on {}", other.kind())),
+        }
+        Ok(())
+    }
+    fn set_items(&mut self, items: Vec<Id>) -> Result<(), String> {
         if !items.len().is_multiple_of(2) {
             return Err("odd number of items for SETITEMS".into());
         }
         let target = self.top()?;
-        let dict = match target {
-            Value::Dict(d) => d,
+        let dict = match &self.objects[target] {
+            Object::Dict(_) => target,
             // OrderedDict() and friends: keep the items as the call's state.
-            Value::Call { state, .. } => {
-                if state.is_none() {
-                    *state = Some(Box::new(Value::Dict(Vec::new())));
+            Object::Call { state: Some(state), .. } => *state,
+            Object::Call { state: None, .. } => {
+                let state = self.new_object(Object::Dict(Vec::new()));
+                if let Object::Call { state: s, .. } = &mut self.objects[target] {
+                    *s = Some(state);
                 }
-                match state.as_deref_mut() {
-                    Some(Value::Dict(d)) => d,
-                    _ => return Err("SETITEMS on an object with non-dict state".into()),
-                }
+                state
             }
-            other => return Err(format!("SETITEMS on {other:?}")),
+            other => return Err(format!("SETITEMS on {}", other.kind())),
         };
-        let mut it = items.into_iter();
-        while let (Some(k), Some(v)) = (it.next(), it.next()) {
-            dict.push((k, v));
-        }
+        let Object::Dict(d) = &mut self.objects[dict] else {
+            return Err("SETITEMS on an object with non-dict state".into());
+        };
+        d.extend(items.chunks_exact(2).map(|kv| (kv[0], kv[1])));
         Ok(())
     }
 
-    fn run(mut self) -> Result<Value, String> {
+    /// Runs to `STOP` and returns the root object.
+    fn run(&mut self) -> Result<Id, String> {
         loop {
             let op = self.u8()?;
             match op {
@@ -163,24 +266,24 @@ impl<'a> Machine<'a> {
                     self.take(8)?; // FRAME
                 }
                 b'.' => return self.pop(), // STOP
-                b'(' => self.stack.push(Value::Mark),
-                b'}' => self.stack.push(Value::Dict(Vec::new())),
-                b']' => self.stack.push(Value::List(Vec::new())),
-                b')' => self.stack.push(Value::Tuple(Vec::new())),
-                b'N' => self.stack.push(Value::None),
-                0x88 => self.stack.push(Value::Bool(true)),
-                0x89 => self.stack.push(Value::Bool(false)),
+                b'(' => self.stack.push(Slot::Mark),
+                b'}' => self.push(Object::Dict(Vec::new())),
+                b']' => self.push(Object::List(Vec::new())),
+                b')' => self.push(Object::Tuple(Vec::new())),
+                b'N' => self.push(Object::Scalar(Value::None)),
+                0x88 => self.push(Object::Scalar(Value::Bool(true))),
+                0x89 => self.push(Object::Scalar(Value::Bool(false))),
                 b'J' => {
                     let v = self.u32()? as i32;
-                    self.stack.push(Value::Int(v as i64))
+                    self.push(Object::Scalar(Value::Int(v as i64)))
                 }
                 b'K' => {
                     let v = self.u8()?;
-                    self.stack.push(Value::Int(v as i64))
+                    self.push(Object::Scalar(Value::Int(v as i64)))
                 }
                 b'M' => {
                     let v = self.u16()?;
-                    self.stack.push(Value::Int(v as i64))
+                    self.push(Object::Scalar(Value::Int(v as i64)))
                 }
                 0x8a => {
                     // LONG1: little-endian two's complement of n bytes.
@@ -196,103 +299,96 @@ impl<'a> Machine<'a> {
                     if n > 0 && n < 8 && b[n - 1] & 0x80 != 0 {
                         v -= 1i64 << (8 * n);
                     }
-                    self.stack.push(Value::Int(v))
+                    self.push(Object::Scalar(Value::Int(v)))
                 }
                 b'G' => {
                     let b = self.take(8)?;
                     let v = f64::from_be_bytes(b.try_into().map_err(|_| "bad float")?);
-                    self.stack.push(Value::Float(v))
+                    self.push(Object::Scalar(Value::Float(v)))
                 }
                 b'X' => {
                     let n = self.u32()? as usize;
                     let v = self.utf8(n)?;
-                    self.stack.push(v)
+                    self.push(Object::Scalar(v))
                 }
                 0x8c => {
                     let n = self.u8()? as usize;
                     let v = self.utf8(n)?;
-                    self.stack.push(v)
+                    self.push(Object::Scalar(v))
                 }
                 b'C' => {
                     let n = self.u8()? as usize;
                     let b = self.take(n)?.to_vec();
-                    self.stack.push(Value::Bytes(b))
+                    self.push(Object::Scalar(Value::Bytes(b)))
                 }
                 b'B' => {
                     let n = self.u32()? as usize;
                     let b = self.take(n)?.to_vec();
-                    self.stack.push(Value::Bytes(b))
+                    self.push(Object::Scalar(Value::Bytes(b)))
                 }
                 b'c' => {
                     let module = self.line()?;
                     let name = self.line()?;
-                    self.stack.push(Value::Global(module, name))
+                    self.push(Object::Scalar(Value::Global(module, name)))
                 }
                 0x93 => {
                     let name = self.pop()?;
                     let module = self.pop()?;
-                    match (module, name) {
-                        (Value::Str(m), Value::Str(n)) => self.stack.push(Value::Global(m, n)),
+                    match (&self.objects[module], &self.objects[name]) {
+                        (Object::Scalar(Value::Str(m)), Object::Scalar(Value::Str(n))) => {
+                            let global = Value::Global(m.clone(), n.clone());
+                            self.push(Object::Scalar(global))
+                        }
                         _ => return Err("STACK_GLOBAL needs two strings".into()),
                     }
                 }
                 b'q' => {
                     let k = self.u8()? as u32;
-                    let v = self.top()?.clone();
-                    self.memo.insert(k, v);
+                    self.memoize(k)?
                 }
                 b'r' => {
                     let k = self.u32()?;
-                    let v = self.top()?.clone();
-                    self.memo.insert(k, v);
+                    self.memoize(k)?
                 }
                 0x94 => {
-                    let k = self.memo.len() as u32;
-                    let v = self.top()?.clone();
-                    self.memo.insert(k, v);
+                    // MEMOIZE: the next key is the memo's size, as in CPython.
+                    let k = u32::try_from(self.memo.len()).map_err(|_| "pickle memo too large")?;
+                    self.memoize(k)?
                 }
                 b'h' => {
                     let k = self.u8()? as u32;
-                    let v = self.memo.get(&k).cloned().ok_or("pickle memo key missing")?;
-                    self.stack.push(v)
+                    self.memo_get(k)?
                 }
                 b'j' => {
                     let k = self.u32()?;
-                    let v = self.memo.get(&k).cloned().ok_or("pickle memo key missing")?;
-                    self.stack.push(v)
+                    self.memo_get(k)?
                 }
                 b't' => {
                     let items = self.pop_mark()?;
-                    self.stack.push(Value::Tuple(items))
+                    self.push(Object::Tuple(items))
                 }
                 0x85 => {
                     let a = self.pop()?;
-                    self.stack.push(Value::Tuple(vec![a]))
+                    self.push(Object::Tuple(vec![a]))
                 }
                 0x86 => {
                     let b = self.pop()?;
                     let a = self.pop()?;
-                    self.stack.push(Value::Tuple(vec![a, b]))
+                    self.push(Object::Tuple(vec![a, b]))
                 }
                 0x87 => {
                     let c = self.pop()?;
                     let b = self.pop()?;
                     let a = self.pop()?;
-                    self.stack.push(Value::Tuple(vec![a, b, c]))
+                    self.push(Object::Tuple(vec![a, b, c]))
                 }
                 b'a' => {
                     let v = self.pop()?;
-                    match self.top()? {
-                        Value::List(l) => l.push(v),
-                        _ => return Err("APPEND on a non-list".into()),
-                    }
+                    self.append(vec![v], "APPEND")?
                 }
                 b'e' => {
                     let items = self.pop_mark()?;
-                    match self.top()? {
-                        Value::List(l) => l.extend(items),
-                        _ => return Err("APPENDS on a non-list".into()),
-                    }
+                    self.append(items, "APPENDS")?
                 }
                 b's' => {
                     let v = self.pop()?;
@@ -305,33 +401,91 @@ impl<'a> Machine<'a> {
                 }
                 b'd' => {
                     let items = self.pop_mark()?;
-                    self.stack.push(Value::Dict(Vec::new()));
+                    self.push(Object::Dict(Vec::new()));
                     self.set_items(items)?
                 }
                 b'R' | 0x81 => {
                     // REDUCE / NEWOBJ: record the call, never execute it.
                     let args = self.pop()?;
                     let callable = self.pop()?;
-                    let v = match &callable {
-                        Value::Global(m, n) if m == "collections" && n == "OrderedDict" => Value::Dict(Vec::new()),
-                        _ => Value::Call { callable: Box::new(callable), args: Box::new(args), state: None },
+                    let object = match &self.objects[callable] {
+                        Object::Scalar(Value::Global(m, n)) if m == "collections" && n == "OrderedDict" => {
+                            Object::Dict(Vec::new())
+                        }
+                        _ => Object::Call { callable, args, state: None },
                     };
-                    self.stack.push(v)
+                    self.push(object)
                 }
                 b'b' => {
                     let state = self.pop()?;
+                    let target = self.top()?;
                     // BUILD on an OrderedDict or other plain value: nothing to keep.
-                    if let Value::Call { state: s, .. } = self.top()? {
-                        *s = Some(Box::new(state));
+                    if let Object::Call { state: s, .. } = &mut self.objects[target] {
+                        *s = Some(state);
                     }
                 }
                 b'Q' => {
                     let pid = self.pop()?;
-                    self.stack.push(Value::PersistentId(Box::new(pid)))
+                    self.push(Object::PersistentId(pid))
                 }
                 other => return Err(format!("unsupported pickle opcode 0x{other:02x} at byte {}", self.pos - 1)),
             }
         }
+    }
+}
+
+/// Copies the object graph into a [`Value`] tree, one copy per reference, within the bounds above.
+struct Copier<'a> {
+    objects: &'a [Object],
+    /// Units ([`COPY_PER_INPUT_BYTE`]) left.
+    budget: usize,
+    /// Objects being copied on the current path: meeting one again means the pickle is recursive.
+    open: Vec<bool>,
+}
+
+impl Copier<'_> {
+    fn value(&mut self, id: Id, depth: usize) -> Result<Value, String> {
+        if depth > MAX_DEPTH {
+            return Err(format!("pickle nested deeper than {MAX_DEPTH} levels"));
+        }
+        if self.open[id] {
+            return Err("recursive pickle (an object contains itself)".into());
+        }
+        let objects = self.objects;
+        let object = &objects[id];
+        let cost = match object {
+            Object::Scalar(Value::Str(s)) => 1 + s.len(),
+            Object::Scalar(Value::Bytes(b)) => 1 + b.len(),
+            Object::Scalar(Value::Global(m, n)) => 1 + m.len() + n.len(),
+            _ => 1,
+        };
+        self.budget =
+            self.budget.checked_sub(cost).ok_or("pickle expands too much (an object referenced too often)")?;
+        self.open[id] = true;
+        let d = depth + 1;
+        let value = match object {
+            Object::Scalar(v) => v.clone(),
+            Object::List(items) => Value::List(self.values(items, d)?),
+            Object::Tuple(items) => Value::Tuple(self.values(items, d)?),
+            Object::Dict(items) => Value::Dict(
+                items
+                    .iter()
+                    .map(|&(k, v)| Ok((self.value(k, d)?, self.value(v, d)?)))
+                    .collect::<Result<_, String>>()?,
+            ),
+            Object::Call { callable, args, state } => Value::Call {
+                callable: Box::new(self.value(*callable, d)?),
+                args: Box::new(self.value(*args, d)?),
+                state: state.map(|s| self.value(s, d).map(Box::new)).transpose()?,
+            },
+            Object::PersistentId(pid) => Value::PersistentId(Box::new(self.value(*pid, d)?)),
+        };
+        self.open[id] = false;
+        Ok(value)
+    }
+
+    fn values(&mut self, ids: &[Id], depth: usize) -> Result<Vec<Value>, String> {
+        ids.iter().map(|&id| self.value(id, depth)).collect()
     }
 }
 
