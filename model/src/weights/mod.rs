@@ -1,6 +1,7 @@
 //! Checkpoint loading: Hugging Face directories (safetensors, sharded or not, both key layouts found
 //! in the wild) and fair-esm `.pt` checkpoints, all mapped to one canonical naming (the Hugging Face
 //! `EsmModel` keys without the `esm.` prefix) so that the model code sees a single layout.
+pub mod checksum;
 pub mod pickle;
 mod torch_zip;
 
@@ -9,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use tch::{Kind, Tensor};
 
+use self::checksum::checksum;
 use crate::config::Config;
 use crate::error::{Error, Result};
 
@@ -84,7 +86,8 @@ pub struct Checkpoint {
     /// The tensors.
     pub weights: Weights,
     /// A short checksum of the weight bytes (sha256 of the weight files, first 16 hex digits), so that two
-    /// different files with the same name never share cached embeddings.
+    /// different files with the same name never share cached embeddings. Remembered in a sidecar while
+    /// the files are unchanged ([`checksum()`](checksum::checksum)), so only the first load hashes.
     pub checksum: String,
 }
 
@@ -176,24 +179,6 @@ fn load_fair_esm(path: &Path) -> Result<Checkpoint> {
     config.validate(path)?;
     let checksum = checksum(&[path.to_path_buf()])?;
     Ok(Checkpoint { config, weights: Weights::new(path.into(), state.tensors, true), checksum })
-}
-
-fn checksum(files: &[PathBuf]) -> Result<String> {
-    use sha2::Digest;
-    let mut hasher = sha2::Sha256::new();
-    for f in files {
-        use std::io::Read;
-        let mut file = std::fs::File::open(f).map_err(|e| Error::io(f, e))?;
-        let mut buf = vec![0u8; 1 << 20];
-        loop {
-            let n = file.read(&mut buf).map_err(|e| Error::io(f, e))?;
-            if n == 0 {
-                break;
-            }
-            hasher.update(&buf[..n]);
-        }
-    }
-    Ok(hex::encode(&hasher.finalize()[..8]))
 }
 
 /// Maps a Hugging Face key (either layout) to the canonical `EsmModel` name.
