@@ -20,14 +20,16 @@ use esmdb_tests::{python, root};
 const NOT_INSTALLED: i32 = 3;
 
 /// `program` in the environment of a login shell: HOME, USER, locale, TMPDIR, the user's own `ESMDB_*` settings
-/// (ESMDB_VENV, ESMDB_CACHE, …) and a PATH without the toolchain directories cargo and rustup add. Nothing of what
-/// cargo sets for a test process (`CARGO_*`, `LD_LIBRARY_PATH`, `RUSTUP_TOOLCHAIN`, `OUT_DIR`) gets through.
+/// (ESMDB_VENV, ESMDB_CACHE, …), `CARGO_TARGET_DIR` when the user set it, and a PATH without the toolchain directories cargo and rustup add. Nothing of what
+/// cargo sets for a test process (`CARGO_MANIFEST_DIR`, `CARGO_PKG_*`, `LD_LIBRARY_PATH`, `RUSTUP_TOOLCHAIN`,
+/// `OUT_DIR`, …) gets through.
 fn plain_shell(program: &Path) -> Command {
     let mut cmd = Command::new(program);
     cmd.env_clear();
     for (key, value) in std::env::vars_os() {
         let Some(name) = key.to_str() else { continue };
         let keep = matches!(name, "HOME" | "USER" | "LOGNAME" | "LANG" | "LC_ALL" | "TERM" | "TMPDIR" | "SHELL")
+            || name == "CARGO_TARGET_DIR" // the user's build location: where the kernel library is
             || name.starts_with("ESMDB_");
         if keep {
             cmd.env(&key, value);

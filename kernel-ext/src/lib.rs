@@ -11,74 +11,57 @@
 //! ```
 //!
 //! - [`open`] gives a [`Db`]: [`Db::sql`] returns a [`Table`], which a cell shows as an HTML table;
-//!   [`Db::ingest`], [`Db::embed`] and [`Db::cache_stats`] return tables too.
+//!   [`Db::ingest`], [`Db::embed`] and [`Db::cache_stats`] return tables too. [`Table::to_ipc`] hands a
+//!   table to cells that want Arrow record batches (`:dep arrow`, `polars`).
 //! - [`Figure`]s (SVG) come from [`Db::r2_figure`], [`Db::cache_figure`], [`fold_bars`],
-//!   [`predicted_vs_measured`] and [`compare_published`], drawn by `esmdb-report`.
+//!   [`predicted_vs_measured`] and [`compare_published`].
 //! - [`model_or_random`] picks real ESM2 weights when this machine has them and a seeded
 //!   random-weight model otherwise, and says which.
 //! - Every failure is an [`Error`] whose message carries its whole cause chain.
 //!
-//! What this crate knows: evcxr's display protocol (a method `evcxr_display(&self)` that prints
-//! MIME blocks) and how a notebook wants to call esmdb. What it must not know: SQL functions,
-//! storage or models beyond the public APIs of `esmdb-sql`, `esmdb-store` and `esmdb-model` — it
-//! is a front end, like the CLI. Calls block; each builds its own async runtime and SQL session
-//! (see [`Db`] for why that is required under evcxr).
+//! Why this crate is thin: evcxr compiles a `:dep` crate and its whole dependency graph in its own target
+//! directory, with its own flags, and DataFusion, Lance and the libtorch glue took ~25 minutes there on 2
+//! cores. So the work is done by the kernel library `libesmdb_kernel_lib.so` (crate `esmdb-kernel-lib`,
+//! built once by the workspace build, the same compiled code the CLI and the tests use), which this crate
+//! loads and calls through a small C ABI ([`wire`]). This crate has no dependency but `libloading` and
+//! compiles in seconds. Where the library is looked for: see [`library_path`].
 #![deny(missing_docs)]
 
 mod db;
 mod display;
 mod error;
 mod figure;
+mod handle;
+mod library;
 mod model;
 mod table;
+pub mod wire;
 
 use std::path::{Path, PathBuf};
-
-use anyhow::{Context, bail};
 
 pub use db::Db;
 pub use error::{Error, Result};
 pub use figure::{
-    Comparison, Figure, cache_figure, compare_published, fold_bars, fold_rows, predicted_vs_measured, r2_figure,
+    Comparison, Figure, FoldRow, compare_published, fold_bars, fold_rows, predicted_vs_measured, r2_figure,
     summary_table,
 };
 pub use model::{ModelChoice, find_local, model_or_random};
 pub use table::{MAX_ROWS_SHOWN, Table, VECTOR_VALUES_SHOWN};
 
-/// The crates underneath, so a notebook can reach them with a single `:dep`.
-pub use esmdb_model;
-pub use esmdb_report;
-pub use esmdb_report::{FoldRow, Summary};
-pub use esmdb_sql;
-pub use esmdb_store;
-
 /// Opens the store at `path` (a directory, created if missing, or an object-store URI).
 pub fn open(path: impl AsRef<Path>) -> Result<Db> {
-    let path = path.as_ref();
-    error::wrap(|| Db::open(path))
+    Db::open(path.as_ref(), false)
 }
 
 /// Opens an empty store at `path`, deleting the store already there — for demonstrations that must
 /// start from nothing. Refuses to delete a directory holding anything but esmdb's Lance tables.
 pub fn open_fresh(path: impl AsRef<Path>) -> Result<Db> {
-    empty_and_open(path.as_ref())
+    Db::open(path.as_ref(), true)
 }
 
-/// [`open_fresh`] without the generic parameter: generic bodies compile in each notebook cell.
-fn empty_and_open(path: &Path) -> Result<Db> {
-    error::wrap(|| {
-        if path.exists() {
-            for entry in std::fs::read_dir(path).with_context(|| format!("reading {}", path.display()))? {
-                let entry = entry.with_context(|| format!("reading {}", path.display()))?;
-                let name = entry.file_name().to_string_lossy().into_owned();
-                if !(entry.path().is_dir() && name.ends_with(".lance")) {
-                    bail!("refusing to empty {}: `{name}` is not a table of an esmdb store", path.display());
-                }
-            }
-            std::fs::remove_dir_all(path).with_context(|| format!("emptying {}", path.display()))?;
-        }
-        Db::open(path)
-    })
+/// [`Db::cache_stats`] as a bar chart.
+pub fn cache_figure(stats: &Table) -> Result<Figure> {
+    figure::cache_figure(stats)
 }
 
 /// Where the shipped notebooks keep their store and models: `$ESMDB_NOTEBOOK_DATA`, else
@@ -92,20 +75,19 @@ pub fn notebook_data_dir() -> PathBuf {
     std::path::absolute(&dir).unwrap_or(dir)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// Uses the kernel library at `path` rather than searching for it; only before the first esmdb call.
+pub fn use_library(path: impl AsRef<Path>) -> Result<()> {
+    library::choose(path.as_ref())
+}
 
-    #[test]
-    fn open_fresh_only_empties_stores() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = dir.path().join("store");
-        std::fs::create_dir_all(store.join("variants.lance")).unwrap();
-        open_fresh(&store).unwrap();
-        assert!(!store.join("variants.lance").exists());
-        std::fs::write(store.join("notes.txt"), "mine").unwrap();
-        let err = open_fresh(&store).unwrap_err().to_string();
-        assert!(err.contains("refusing to empty") && err.contains("notes.txt"), "{err}");
-        assert!(store.join("notes.txt").exists());
-    }
+/// The kernel library in use (loading it if no call has yet). Looked for, first found wins: the path given to
+/// [`use_library`], `$ESMDB_KERNEL_LIB`, `$CARGO_TARGET_DIR/debug/`, then `target/debug/` of the checkout this
+/// crate was compiled from. `scripts/notebook` builds it before starting JupyterLab.
+pub fn library_path() -> Result<PathBuf> {
+    library::path()
+}
+
+/// Where the kernel library is looked for, in order (see [`library_path`]).
+pub fn library_candidates() -> Vec<PathBuf> {
+    library::candidates()
 }

@@ -1,0 +1,173 @@
+//! Choosing the model a notebook runs: real ESM2 weights when they are on this machine, otherwise
+//! a seeded random-weight model of the same architecture — and saying loudly which one it is.
+//!
+//! Why here: the shipped notebooks must run anywhere (CI has no pretrained weights and no network
+//! to fetch them), yet a reader must never mistake random-weight results for the paper's.
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+
+use crate::display::{emit, escape, notice_html, say};
+use crate::error::{Result, wrap};
+
+/// The model a notebook uses, and where it came from.
+#[derive(Debug, Clone)]
+pub struct ModelChoice {
+    model: String,
+    label: String,
+    path: PathBuf,
+    pretrained: bool,
+}
+
+impl ModelChoice {
+    /// What to give `esmdb.model` (`Db::with_model`): the checkpoint's path.
+    pub fn name(&self) -> &str {
+        &self.model
+    }
+
+    /// A short name for tables and figures: the architecture name for pretrained weights
+    /// (`esm2_t6_8M_UR50D`, as in the paper's results), `random-<arch>-seed<N>` otherwise.
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+
+    /// The checkpoint (a Hugging Face directory or a `.pt` file).
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Whether these are real pretrained weights.
+    pub fn pretrained(&self) -> bool {
+        self.pretrained
+    }
+
+    /// One paragraph saying which model this is and what its results mean.
+    pub fn notice(&self) -> String {
+        if self.pretrained {
+            format!("Using pretrained {} weights from {}.", self.label, self.path.display())
+        } else {
+            format!(
+                "*** NO PRETRAINED WEIGHTS FOUND: using a RANDOM-WEIGHT model ({}, {}). Every number and figure \
+                 below only exercises the pipeline and says nothing about protein fitness. To use real weights, \
+                 put them where esmdb looks (README, \"Models\": $ESMDB_MODELS, the Hugging Face or torch hub \
+                 caches) and re-run the notebook. ***",
+                self.label,
+                self.path.display()
+            )
+        }
+    }
+
+    /// Shows the notice (red for random weights, green for pretrained).
+    pub fn evcxr_display(&self) {
+        let kind = if self.pretrained { "ok" } else { "warning" };
+        let html = notice_html(kind, &format!("<strong>{}</strong>", escape(&self.notice())));
+        emit(&[("text/html", &html), ("text/plain", &self.notice())]);
+    }
+}
+
+/// Pretrained `arch` weights if they are on this machine, otherwise the seeded random-weight model
+/// `<dir>/random-<arch>-seed<seed>` (written on first use, reused after). Never downloads.
+///
+/// Random weights are announced on stdout as well as by the returned value's display.
+pub fn model_or_random(arch: &str, seed: u64, dir: impl AsRef<Path>) -> Result<ModelChoice> {
+    find_or_init(arch, seed, dir.as_ref())
+}
+
+/// [`model_or_random`] without the generic parameter: generic bodies compile in each notebook cell.
+fn find_or_init(arch: &str, seed: u64, dir: &Path) -> Result<ModelChoice> {
+    wrap(|| {
+        if let Some(path) = find_local(arch) {
+            return Ok(ModelChoice {
+                model: path.display().to_string(),
+                label: arch.to_owned(),
+                path,
+                pretrained: true,
+            });
+        }
+        let label = format!("random-{arch}-seed{seed}");
+        let path = std::path::absolute(dir.join(&label)).with_context(|| format!("resolving {}", dir.display()))?;
+        if !path.join("config.json").is_file() {
+            let config = esmdb_model::Config::for_architecture(arch)?;
+            esmdb_model::init::write_random_model(&config, seed, &path)
+                .with_context(|| format!("writing a random-weight {arch} to {}", path.display()))?;
+        }
+        let choice = ModelChoice { model: path.display().to_string(), label, path, pretrained: false };
+        say(&choice.notice());
+        Ok(choice)
+    })
+}
+
+/// The local checkpoint for `name`, looked up where `esmdb_model::resolve` looks, without ever
+/// reaching the network: with `HF_HUB_OFFLINE=1` / `ESMDB_OFFLINE=1` set this is `resolve` itself;
+/// otherwise only its local candidates are checked (resolve would try a download next).
+pub fn find_local(name: &str) -> Option<PathBuf> {
+    if esmdb_model::hub::offline() {
+        return esmdb_model::resolve::resolve(name).ok();
+    }
+    let direct = Path::new(name);
+    if direct.exists() {
+        return Some(direct.to_path_buf());
+    }
+    esmdb_model::resolve::candidates(name).iter().find_map(|c| usable(c))
+}
+
+/// A checkpoint at `path`: a file, a directory with `config.json`, or a Hugging Face cache repo with
+/// a complete snapshot (the same rules as `esmdb_model::resolve`).
+fn usable(path: &Path) -> Option<PathBuf> {
+    if path.is_file() || path.join("config.json").is_file() {
+        return Some(path.to_path_buf());
+    }
+    let snapshots = path.join("snapshots");
+    if let Ok(rev) = std::fs::read_to_string(path.join("refs/main")) {
+        let snap = snapshots.join(rev.trim());
+        if snap.join("config.json").is_file() {
+            return Some(snap);
+        }
+    }
+    let mut snaps: Vec<PathBuf> = std::fs::read_dir(&snapshots).ok()?.flatten().map(|e| e.path()).collect();
+    snaps.sort();
+    snaps.into_iter().rev().find(|s| s.join("config.json").is_file())
+}
+
+/// A short model name for tables and figures: the hub repo name inside a Hugging Face cache path,
+/// else the last path component without `.pt` (so `…/random-esm2_t6_8M_UR50D-seed7` keeps its size).
+pub(crate) fn model_label(model: &str) -> String {
+    let path = Path::new(model.trim_end_matches('/'));
+    let comps: Vec<String> = path.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
+    if let Some(repo) = comps.iter().rev().find_map(|c| c.strip_prefix("models--")) {
+        return repo.rsplit("--").next().unwrap_or(repo).to_owned();
+    }
+    let last = path.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| model.to_owned());
+    last.strip_suffix(".pt").unwrap_or(&last).to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels() {
+        assert_eq!(model_label("esm2_t6_8M_UR50D"), "esm2_t6_8M_UR50D");
+        assert_eq!(model_label("/m/random-esm2_t6_8M_UR50D-seed7/"), "random-esm2_t6_8M_UR50D-seed7");
+        assert_eq!(model_label("/h/hub/models--facebook--esm2_t12_35M_UR50D/snapshots/abc123"), "esm2_t12_35M_UR50D");
+        assert_eq!(model_label("/t/checkpoints/esm2_t30_150M_UR50D.pt"), "esm2_t30_150M_UR50D");
+    }
+
+    #[test]
+    fn random_model_is_written_once_and_announced() {
+        let dir = tempfile::tempdir().unwrap();
+        let arch = "esm2_t6_8M_UR50D-not-a-pretrained-name";
+        // An unknown architecture cannot be initialised: the error says so.
+        let err = model_or_random(arch, 7, dir.path()).unwrap_err().to_string();
+        assert!(err.contains("unknown ESM2 architecture"), "{err}");
+        // Pretrained weights only where this machine has them; otherwise the random model.
+        let choice = model_or_random("esm2_t6_8M_UR50D", 7, dir.path()).unwrap();
+        if !choice.pretrained() {
+            assert_eq!(choice.label(), "random-esm2_t6_8M_UR50D-seed7");
+            assert!(choice.path().join("config.json").is_file());
+            assert!(choice.notice().contains("RANDOM-WEIGHT"));
+            let again = model_or_random("esm2_t6_8M_UR50D", 7, dir.path()).unwrap();
+            assert_eq!(again.name(), choice.name());
+        }
+    }
+}
