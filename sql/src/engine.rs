@@ -123,8 +123,17 @@ pub fn model(key: &ModelKey) -> Result<Arc<Model>> {
         value: key.device.clone(),
         message: format!("{e}"),
     })?;
+    // `SET` bounds this too; a config built in code (a front end's flag) reaches here unchecked.
+    if key.threads > crate::options::MAX_THREADS {
+        return Err(Error::Setting {
+            name: "esmdb.threads",
+            value: key.threads.to_string(),
+            message: format!("expected at most {}", crate::options::MAX_THREADS),
+        });
+    }
     let options = LoadOptions { device: Some(device), precision, threads: (key.threads > 0).then_some(key.threads) };
-    let loaded = off_runtime(|| esmdb_model::load(&key.model, &options)).map_err(|e| unknown_model(&key.model, e))?;
+    let loaded = off_runtime(&key.model, || esmdb_model::load(&key.model, &options))?
+        .map_err(|e| unknown_model(&key.model, e))?;
     let model = Arc::new(Model::new(loaded, precision));
     models.insert(key.clone(), Arc::clone(&model));
     Ok(model)
@@ -133,7 +142,7 @@ pub fn model(key: &ModelKey) -> Result<Arc<Model>> {
 /// Width and layer count of `model` without loading its weights when its `config.json` is at hand
 /// (used at planning time to type `esm2_embed`'s result). A `.pt` checkpoint is loaded (and kept).
 pub fn model_shape(name: &str, config: &EngineConfig) -> Result<(usize, i64)> {
-    let path = off_runtime(|| esmdb_model::resolve::resolve(name)).map_err(|e| unknown_model(name, e))?;
+    let path = off_runtime(name, || esmdb_model::resolve::resolve(name))?.map_err(|e| unknown_model(name, e))?;
     let json = if path.is_dir() { Some(path.join("config.json")) } else { None };
     match json {
         Some(p) if p.is_file() => {
@@ -181,25 +190,26 @@ pub(crate) async fn on_engine_thread<T: Send + 'static>(
     sender.send(job).map_err(|_| gone())?;
     match rx.await {
         Ok(Ok(v)) => Ok(v),
-        Ok(Err(panic)) => {
-            let what = panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown panic".into());
-            Err(Error::Engine { model: model.to_owned(), message: format!("embedding panicked: {what}") })
-        }
+        Ok(Err(panic)) => Err(panicked(model, "embedding", panic.as_ref())),
         Err(_) => Err(gone()),
     }
 }
 
 /// Runs `f` on a plain thread: model resolution may download from the hub with a blocking HTTP
-/// client, which must not run (or be dropped) on a thread inside a tokio runtime.
-fn off_runtime<T: Send>(f: impl FnOnce() -> T + Send) -> T {
-    std::thread::scope(|s| match s.spawn(f).join() {
-        Ok(v) => v,
-        Err(panic) => std::panic::resume_unwind(panic),
-    })
+/// client, which must not run (or be dropped) on a thread inside a tokio runtime. A panic there
+/// (a malformed checkpoint the loader did not foresee) becomes an error of the query that named
+/// the model, at planning too, instead of unwinding through DataFusion.
+fn off_runtime<T: Send>(model: &str, f: impl FnOnce() -> T + Send) -> Result<T> {
+    std::thread::scope(|s| s.spawn(f).join()).map_err(|panic| panicked(model, "loading", panic.as_ref()))
+}
+
+fn panicked(model: &str, during: &str, panic: &(dyn std::any::Any + Send)) -> Error {
+    let what = panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into());
+    Error::Engine { model: model.to_owned(), message: format!("{during} panicked: {what}") }
 }
 
 fn unknown_model(name: &str, e: esmdb_model::Error) -> Error {

@@ -55,13 +55,51 @@ impl EngineConfig {
 
 const KEYS: &str = "model, layer, device, precision, batch_tokens, threads, commit_every, store";
 
+/// The most libtorch threads a session may ask for: libtorch takes the count as an `i32` and
+/// starts that many threads, so a huge value would wrap or exhaust the process, not fail.
+pub const MAX_THREADS: usize = 1024;
+
+fn bad(key: &str, value: &str, expected: &str) -> DataFusionError {
+    DataFusionError::Configuration(format!("esmdb.{key} = '{value}': expected {expected}"))
+}
+
 fn number<T>(key: &str, value: &str, min: T) -> Result<T>
 where
     T: std::str::FromStr + PartialOrd + std::fmt::Display,
 {
     match value.trim().parse::<T>() {
         Ok(v) if v >= min => Ok(v),
-        _ => Err(DataFusionError::Configuration(format!("esmdb.{key} = '{value}': expected an integer ≥ {min}"))),
+        _ => Err(bad(key, value, &format!("an integer ≥ {min}"))),
+    }
+}
+
+fn number_at_most(key: &str, value: &str, min: usize, max: usize) -> Result<usize> {
+    match value.trim().parse::<usize>() {
+        Ok(v) if (min..=max).contains(&v) => Ok(v),
+        _ => Err(bad(key, value, &format!("an integer from {min} to {max}"))),
+    }
+}
+
+/// A non-empty value (a model or store named by the empty string is never what was meant).
+fn non_empty(key: &str, value: &str) -> Result<String> {
+    match value.trim() {
+        "" => Err(bad(key, value, "a non-empty name or path")),
+        v => Ok(v.to_owned()),
+    }
+}
+
+/// `cpu`, `cuda` or `cuda:N`. Only the form is checked here; whether the device exists is checked
+/// where the model is loaded, on the machine that runs the plan.
+fn device(key: &str, value: &str) -> Result<String> {
+    let v = value.trim().to_ascii_lowercase();
+    let ok = v == "cpu" || v == "cuda" || v.strip_prefix("cuda:").is_some_and(|i| i.parse::<usize>().is_ok());
+    if ok { Ok(v) } else { Err(bad(key, value, "cpu, cuda or cuda:N")) }
+}
+
+fn precision(key: &str, value: &str) -> Result<String> {
+    match value.trim().parse::<esmdb_model::Precision>() {
+        Ok(_) => Ok(value.trim().to_ascii_lowercase()),
+        Err(_) => Err(bad(key, value, "fp32, bf16 or fp16")),
     }
 }
 
@@ -83,16 +121,15 @@ impl ExtensionOptions for EngineConfig {
     }
 
     fn set(&mut self, key: &str, value: &str) -> Result<()> {
-        let text = value.trim().to_owned();
         match key {
-            "model" => self.model = text,
+            "model" => self.model = non_empty(key, value)?,
             "layer" => self.layer = number(key, value, i64::MIN)?,
-            "device" => self.device = text,
-            "precision" => self.precision = text,
+            "device" => self.device = device(key, value)?,
+            "precision" => self.precision = precision(key, value)?,
             "batch_tokens" => self.batch_tokens = number(key, value, 1)?,
-            "threads" => self.threads = number(key, value, 0)?,
+            "threads" => self.threads = number_at_most(key, value, 0, MAX_THREADS)?,
             "commit_every" => self.commit_every = number(key, value, 1)?,
-            "store" => self.store = text,
+            "store" => self.store = non_empty(key, value)?,
             other => {
                 return Err(DataFusionError::Configuration(format!("unknown setting esmdb.{other}; known: {KEYS}")));
             }
@@ -116,5 +153,44 @@ impl ExtensionOptions for EngineConfig {
             entry("commit_every", self.commit_every.to_string(), "Sequences per embedding-cache commit"),
             entry("store", self.store.clone(), "The store of the session"),
         ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_values_are_refused_and_change_nothing() {
+        let mut c = EngineConfig::default();
+        let bad = [
+            ("threads", "100000"),
+            ("threads", "-1"),
+            ("batch_tokens", "0"),
+            ("commit_every", "18446744073709551616"),
+            ("layer", "last"),
+            ("device", "gpu"),
+            ("device", "cuda:x"),
+            ("precision", "fp64"),
+            ("model", " "),
+            ("store", ""),
+            ("nope", "1"),
+        ];
+        for (key, value) in bad {
+            let e = c.set(key, value).err().map(|e| e.to_string()).unwrap_or_default();
+            assert!(e.contains(&format!("esmdb.{key}")), "{key} = {value}: {e}");
+        }
+        assert_eq!(c, EngineConfig::default());
+    }
+
+    #[test]
+    fn good_values_are_normalized() -> Result<()> {
+        let mut c = EngineConfig::default();
+        c.set("device", " CUDA:1 ")?;
+        c.set("precision", "BF16")?;
+        c.set("threads", "1024")?;
+        c.set("layer", "-9223372036854775808")?;
+        assert_eq!((c.device.as_str(), c.precision.as_str(), c.threads, c.layer), ("cuda:1", "bf16", 1024, i64::MIN));
+        Ok(())
     }
 }

@@ -77,7 +77,7 @@ impl ScalarUDFImpl for Compress {
             ));
         }
         let out = match vectors::token_dim(t) {
-            Some(d) => vectors::fsl_f32_type(d),
+            Some(d) => vectors::fsl_f32_type(d)?,
             None => vectors::list_f32_type(),
         };
         Ok(Arc::new(Field::new(self.kind.name(), out, true)))
@@ -114,11 +114,7 @@ impl ScalarUDFImpl for Compress {
                 Some(m) => Some(self.compress(i, &m)?),
             });
         }
-        let array = match args.return_field.data_type() {
-            DataType::FixedSizeList(_, d) => vectors::fsl_f32(*d as usize, &out)?,
-            _ => vectors::list_f32(&out)?,
-        };
-        Ok(ColumnarValue::Array(array))
+        Ok(ColumnarValue::Array(vectors::f32_rows_as(self.kind.name(), args.return_field.data_type(), &out)?))
     }
 }
 
@@ -126,6 +122,13 @@ impl Compress {
     fn compress(&self, row: usize, m: &Tokens) -> Result<Vec<f32>> {
         if m.rows == 0 {
             return Err(call_error(self.kind.name(), format!("row {}: the per-token matrix is empty", row + 1)));
+        }
+        // `chunks(0)` below would panic; a vector of nothing is not a feature vector either.
+        if m.dim == 0 {
+            return Err(call_error(
+                self.kind.name(),
+                format!("row {}: the per-token matrix has {} tokens of width 0", row + 1, m.rows),
+            ));
         }
         let rows = || m.values.chunks(m.dim);
         match self.kind {

@@ -84,16 +84,17 @@ fn target(
     let model = match fields.get(model_at) {
         None => config.model.clone(),
         Some(_) => match scalars.get(model_at).copied().flatten().and_then(|s| s.try_as_str()) {
-            Some(Some(m)) => m.to_owned(),
+            Some(Some(m)) if !m.trim().is_empty() => m.to_owned(),
+            Some(Some(_)) => return Err(call_error(function, "the model argument is empty")),
             _ => return Err(call_error(function, "the model argument must be a constant string")),
         },
     };
     let layer = match fields.get(model_at + 1) {
         None => config.layer,
         Some(_) => match scalars.get(model_at + 1).copied().flatten() {
-            Some(s) if !s.is_null() && s.data_type().is_integer() => match s.cast_to(&DataType::Int64)? {
-                ScalarValue::Int64(Some(l)) => l,
-                _ => return Err(call_error(function, "the layer argument must be a constant integer")),
+            Some(s) if !s.is_null() && s.data_type().is_integer() => match s.cast_to(&DataType::Int64) {
+                Ok(ScalarValue::Int64(Some(l))) => l,
+                _ => return Err(call_error(function, format!("layer {s} is out of range"))),
             },
             _ => return Err(call_error(function, "the layer argument must be a constant integer")),
         },
@@ -157,7 +158,7 @@ impl ScalarUDFImpl for Esm2Embed {
     fn return_field_from_args(&self, args: ReturnFieldArgs) -> Result<FieldRef> {
         check_sequence_arg(ESM2_EMBED, args.arg_fields)?;
         let t = target(ESM2_EMBED, &self.config, args.scalar_arguments, args.arg_fields, 1)?;
-        Ok(Arc::new(Field::new(ESM2_EMBED, vectors::tokens_type(t.dim), true)))
+        Ok(Arc::new(Field::new(ESM2_EMBED, vectors::tokens_type(t.dim)?, true)))
     }
 
     fn invoke_with_args(&self, _args: ScalarFunctionArgs) -> Result<ColumnarValue> {
@@ -226,7 +227,7 @@ impl ScalarUDFImpl for Esm2EmbedPooled {
         check_sequence_arg(ESM2_EMBED_POOLED, args.arg_fields)?;
         pooling_arg(args.scalar_arguments.get(1).copied().flatten())?;
         let t = target(ESM2_EMBED_POOLED, &self.config, args.scalar_arguments, args.arg_fields, 2)?;
-        Ok(Arc::new(Field::new(ESM2_EMBED_POOLED, vectors::fsl_f32_type(t.dim), true)))
+        Ok(Arc::new(Field::new(ESM2_EMBED_POOLED, vectors::fsl_f32_type(t.dim)?, true)))
     }
 
     fn invoke_with_args(&self, _args: ScalarFunctionArgs) -> Result<ColumnarValue> {
@@ -271,7 +272,7 @@ impl AsyncScalarUDFImpl for Esm2EmbedPooled {
         for (row, v) in rows.into_iter().zip(vectors) {
             out[row] = Some(v);
         }
-        Ok(ColumnarValue::Array(vectors::fsl_f32(t.dim, &out)?))
+        Ok(ColumnarValue::Array(vectors::fsl_f32(ESM2_EMBED_POOLED, t.dim, &out)?))
     }
 }
 

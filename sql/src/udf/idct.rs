@@ -37,6 +37,11 @@ fn constant(s: Option<&ScalarValue>, what: &str) -> Result<usize> {
     vectors::positive_constant(NAME, s, what)
 }
 
+/// The result width `n·m`, refused when it overflows or exceeds [`vectors::MAX_WIDTH`].
+fn width(n: usize, m: usize) -> Result<usize> {
+    vectors::checked_width(NAME, "n·m", n, m)
+}
+
 impl ScalarUDFImpl for CompressIdct {
     fn name(&self) -> &str {
         NAME
@@ -58,9 +63,13 @@ impl ScalarUDFImpl for CompressIdct {
                 format!("expected a per-token matrix such as esm2_embed(sequence) returns, got {t}"),
             ));
         }
-        let n = constant(args.scalar_arguments[1], "n")?;
-        let m = constant(args.scalar_arguments[2], "m")?;
-        Ok(Arc::new(Field::new(NAME, vectors::fsl_f32_type(n * m), true)))
+        let (n, m) = (constant(args.scalar_arguments[1], "n")?, constant(args.scalar_arguments[2], "m")?);
+        if let Some(d) = vectors::token_dim(t)
+            && m > d
+        {
+            return Err(call_error(NAME, format!("m = {m} exceeds the embedding width {d}")));
+        }
+        Ok(Arc::new(Field::new(NAME, vectors::fsl_f32_type(width(n, m)?)?, true)))
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
@@ -69,6 +78,7 @@ impl ScalarUDFImpl for CompressIdct {
             ColumnarValue::Array(_) => None,
         };
         let (n, m) = (constant(scalar(1).as_ref(), "n")?, constant(scalar(2).as_ref(), "m")?);
+        let width = width(n, m)?;
         let array = args.args[0].to_array(args.number_rows)?;
         let mut out = Vec::with_capacity(args.number_rows);
         for (row, t) in vectors::token_matrices(NAME, &array)?.into_iter().enumerate() {
@@ -98,12 +108,16 @@ impl ScalarUDFImpl for CompressIdct {
                             format!("row {}: m = {m} exceeds the embedding width {}", row + 1, t.dim),
                         ));
                     }
+                    // NaN or ±inf would make the scaling, and so every integer, meaningless.
+                    if let Some(v) = t.values.iter().find(|v| !v.is_finite()) {
+                        return Err(call_error(NAME, format!("row {}: the embedding holds {v}", row + 1)));
+                    }
                     let inner: Vec<f64> = t.values[t.dim..(t.rows - 1) * t.dim].iter().map(|v| f64::from(*v)).collect();
                     Some(quant2d(&inner, t.rows - 2, t.dim, n, m))
                 }
             });
         }
-        Ok(ColumnarValue::Array(vectors::fsl_f32(n * m, &out)?))
+        Ok(ColumnarValue::Array(vectors::fsl_f32(NAME, width, &out)?))
     }
 }
 

@@ -235,7 +235,7 @@ impl Accumulator for RowsAccumulator {
 
     fn state(&mut self) -> Result<Vec<ScalarValue>> {
         let features: Vec<Option<Vec<f64>>> = self.rows.iter().map(|r| Some(r.features.clone())).collect();
-        let inner = list_of_f64_rows(&features);
+        let inner = list_of_f64_rows(self.name(), &features)?;
         let one = |values: ArrayRef, item: DataType| {
             let field = Arc::new(Field::new("item", item, true));
             ScalarValue::List(Arc::new(ListArray::new(field, OffsetBuffer::from_lengths([values.len()]), values, None)))
@@ -301,9 +301,11 @@ impl Accumulator for RowsAccumulator {
             }
             x.row_mut(i).assign(&ndarray::ArrayView1::from(&r.features));
         }
+        check_finite(name, &self.rows)?;
         let y = Array1::from_iter(self.rows.iter().map(|r| r.target));
         let opts = ProtocolOptions::parse(self.options.as_deref().unwrap_or(""))
             .map_err(|source| Error::Regress { function: name, source })?;
+        check_options(self.function, &opts, self.rows.len())?;
         match self.function {
             LassoFunction::Fit => fit(name, &x, &y, &opts),
             LassoFunction::Eval => {
@@ -313,10 +315,11 @@ impl Accumulator for RowsAccumulator {
                         self.rows
                             .iter()
                             .enumerate()
+                            // Rows counted from 1, as SQL counts, in the aggregate's order.
                             .map(|(i, r)| match &r.mutant {
-                                Some(m) => kfold::mutant_position(m, i),
+                                Some(m) => kfold::mutant_position(m, i + 1),
                                 None => Err(esmdb_regress::Error::Mutant {
-                                    row: i,
+                                    row: i + 1,
                                     mutant: String::new(),
                                     reason: "the modulo/contiguous schemes need the mutant argument \
                                              (lasso_cv_eval(x, y, options, mutant))",
@@ -359,6 +362,60 @@ impl Accumulator for RowsAccumulator {
     }
 }
 
+/// NaN or ±infinity in a feature or target, named by its row in the aggregate's order (1-based,
+/// as SQL counts) before the solver sees it.
+fn check_finite(name: &'static str, rows: &[Row]) -> Result<()> {
+    for (i, r) in rows.iter().enumerate() {
+        if let Some((j, v)) = r.features.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+            return Err(call_error(name, format!("row {}: feature {} is {v}; features must be finite", i + 1, j + 1)));
+        }
+        if !r.target.is_finite() {
+            return Err(call_error(name, format!("row {}: the target is {}; targets must be finite", i + 1, r.target)));
+        }
+    }
+    Ok(())
+}
+
+/// The most alphas on the LassoCV path: the solver allocates per alpha, so an unbounded count
+/// (`n_alphas=1e18`) would abort on allocation rather than fail. scikit-learn's default is 100.
+const MAX_ALPHAS: usize = 100_000;
+/// The most coordinate-descent passes per alpha: with `tol=0` every alpha runs all of them, so an
+/// unbounded count never ends. The README preset uses 10,000.
+const MAX_ITER: usize = 1_000_000;
+
+/// Bounds on the options that size the solver's work and memory, checked against the group's
+/// `rows` before the regression crate allocates for them.
+fn check_options(function: LassoFunction, opts: &ProtocolOptions, rows: usize) -> Result<()> {
+    let name = function.name();
+    let bad = |key: &str, value: usize, reason: String| {
+        Err(Error::Regress {
+            function: name,
+            source: esmdb_regress::Error::InvalidOption { key: key.into(), value: value.to_string(), reason },
+        }
+        .into())
+    };
+    if opts.n_alphas > MAX_ALPHAS {
+        return bad("n_alphas", opts.n_alphas, format!("expected at most {MAX_ALPHAS}"));
+    }
+    if opts.max_iter > MAX_ITER {
+        return bad("max_iter", opts.max_iter, format!("expected at most {MAX_ITER}"));
+    }
+    // The random scheme checks this itself; the position schemes would first allocate one split
+    // per fold (`folds=1e18` aborts), so every scheme is held to scikit-learn's rule here.
+    if function == LassoFunction::Eval && opts.folds > rows {
+        return Err(Error::Regress {
+            function: name,
+            source: esmdb_regress::Error::TooFewRows {
+                n_samples: rows,
+                n_splits: opts.folds,
+                context: "outer protocol folds",
+            },
+        }
+        .into());
+    }
+    Ok(())
+}
+
 fn fit(name: &'static str, x: &Array2<f64>, y: &Array1<f64>, opts: &ProtocolOptions) -> Result<ScalarValue> {
     let model = opts
         .lasso_params()
@@ -379,9 +436,9 @@ fn fit(name: &'static str, x: &Array2<f64>, y: &Array1<f64>, opts: &ProtocolOpti
     Ok(ScalarValue::Struct(Arc::new(StructArray::try_new(fit_fields(), columns, None)?)))
 }
 
-fn list_of_f64_rows(rows: &[Option<Vec<f64>>]) -> ListArray {
-    let offsets = OffsetBuffer::from_lengths(rows.iter().map(|r| r.as_ref().map_or(0, Vec::len)));
+fn list_of_f64_rows(name: &'static str, rows: &[Option<Vec<f64>>]) -> Result<ListArray> {
+    let offsets = vectors::offsets(name, rows.iter().map(|r| r.as_ref().map_or(0, Vec::len)))?;
     let values: Vec<f64> = rows.iter().flatten().flatten().copied().collect();
     let field = Arc::new(Field::new("item", DataType::Float64, true));
-    ListArray::new(field, offsets, Arc::new(Float64Array::from(values)), None)
+    Ok(ListArray::new(field, offsets, Arc::new(Float64Array::from(values)), None))
 }

@@ -60,6 +60,6 @@ impl ScalarUDFImpl for OneHot {
                 }
             });
         }
-        Ok(ColumnarValue::Array(vectors::list_f32(&out)?))
+        Ok(ColumnarValue::Array(vectors::list_f32("onehot", &out)?))
     }
 }

@@ -66,7 +66,11 @@ impl ScalarUDFImpl for CompressPca {
         }
         let k = components(args.scalar_arguments[1])?;
         let out = match vectors::token_dim(t) {
-            Some(d) => vectors::fsl_f32_type(k * d),
+            // k ≤ D is needed for every row (k ≤ min(residues, D)), so a wider k fails here at once.
+            Some(d) if k > d => {
+                return Err(call_error(NAME, format!("k = {k} exceeds the embedding width {d}")));
+            }
+            Some(d) => vectors::fsl_f32_type(vectors::checked_width(NAME, "k·D", k, d)?)?,
             None => vectors::list_f32_type(),
         };
         Ok(Arc::new(Field::new(NAME, out, true)))
@@ -88,10 +92,7 @@ impl ScalarUDFImpl for CompressPca {
                 ),
             });
         }
-        match args.return_field.data_type() {
-            DataType::FixedSizeList(_, width) => Ok(ColumnarValue::Array(vectors::fsl_f32(*width as usize, &out)?)),
-            _ => Ok(ColumnarValue::Array(vectors::list_f32(&out)?)),
-        }
+        Ok(ColumnarValue::Array(vectors::f32_rows_as(NAME, args.return_field.data_type(), &out)?))
     }
 }
 
