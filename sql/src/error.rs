@@ -1,5 +1,5 @@
 //! Errors of the SQL layer. Each names what the user wrote (setting, model, function, row) and
-//! converts into a DataFusion error so it reaches `esmdb sql` with its message intact.
+//! converts into a DataFusion error so it reaches `esmdb sql` with its message and its causes.
 use datafusion::error::DataFusionError;
 
 /// Errors of the SQL layer.
@@ -69,18 +69,18 @@ pub enum Error {
 /// Result with [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// Every error travels as `DataFusionError::External`, so a caller can walk `source()` from
+/// DataFusion's error to the typed [`Error`] and on to the regression or store error inside it.
+/// Each cause's text ends the one before it (`External error: lasso_cv: unknown option …`, then
+/// `lasso_cv: unknown option …`, then `unknown option …`), so a printer that skips a cause its
+/// message already ends with shows the message once.
 impl From<Error> for DataFusionError {
     fn from(e: Error) -> Self {
-        match e {
-            Error::UnknownModel { .. } | Error::Layer { .. } | Error::Setting { .. } | Error::Call { .. } => {
-                DataFusionError::Plan(e.to_string())
-            }
-            other => DataFusionError::Execution(other.to_string()),
-        }
+        DataFusionError::External(Box::new(e))
     }
 }
 
-/// A planning error for `function`.
+/// An error of `function` (a wrong argument, or a row it cannot take).
 pub(crate) fn call_error(function: &'static str, message: impl Into<String>) -> DataFusionError {
     Error::Call { function, message: message.into() }.into()
 }
