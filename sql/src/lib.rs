@@ -31,7 +31,7 @@ pub mod udf;
 
 pub use error::{Error, Result};
 pub use options::EngineConfig;
-pub use session::Session;
+pub use session::{MAX_EXPRESSION_DEPTH, Session};
 
 /// Re-exported so front ends use the same DataFusion and Arrow.
 pub use datafusion;

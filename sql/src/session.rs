@@ -2,10 +2,14 @@
 //! `esmdb.*` settings.
 use std::sync::{Arc, Mutex};
 
+use std::collections::VecDeque;
+use std::ops::ControlFlow;
+
 use datafusion::dataframe::DataFrame;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::prelude::{SessionConfig, SessionContext};
-use datafusion::sql::parser::DFParser;
+use datafusion::sql::parser::{CopyToSource, DFParserBuilder, Statement};
+use datafusion::sql::sqlparser::ast::{Expr, Visit, Visitor};
 use datafusion::sql::sqlparser::dialect::dialect_from_str;
 use esmdb_store::Store;
 
@@ -63,28 +67,26 @@ impl Session {
     /// Plans one statement; DDL and `SET` run at once, queries run when the frame is collected or
     /// streamed.
     pub async fn sql(&self, sql: &str) -> Result<DataFrame> {
-        let df = self.ctx.sql(sql).await?;
-        self.refresh()?;
-        Ok(df)
+        let mut statements = self.parse(sql)?;
+        if statements.len() > 1 {
+            return Err(DataFusionError::NotImplemented(
+                "The context currently only supports a single SQL statement".into(),
+            ));
+        }
+        let statement = statements
+            .pop_front()
+            .ok_or_else(|| DataFusionError::Plan("No SQL statements were provided in the query string".into()))?;
+        self.run(statement).await
     }
 
     /// Runs `;`-separated statements in order and returns the last one's result, not yet executed
     /// (so it can be streamed). Earlier statements run to completion.
     pub async fn run_script(&self, script: &str) -> Result<Option<DataFrame>> {
-        let statements = {
-            // Parsed in a block: the dialect is not `Send` and must not live across an await.
-            let name = self.ctx.state().config().options().sql_parser.dialect;
-            let dialect = dialect_from_str(name)
-                .ok_or_else(|| DataFusionError::Configuration(format!("unknown SQL dialect {name:?}")))?;
-            DFParser::parse_sql_with_dialect(script, dialect.as_ref())?
-        };
+        let statements = self.parse(script)?;
         let n = statements.len();
         let mut last = None;
         for (i, statement) in statements.into_iter().enumerate() {
-            let state = self.ctx.state();
-            let plan = state.statement_to_plan(statement).await?;
-            let df = self.ctx.execute_logical_plan(plan).await?;
-            self.refresh()?;
+            let df = self.run(statement).await?;
             if i + 1 < n {
                 df.collect().await?;
             } else {
@@ -92,6 +94,44 @@ impl Session {
             }
         }
         Ok(last)
+    }
+
+    /// Plans `statement` (DDL and `SET` run here) and refreshes the settings-dependent functions.
+    async fn run(&self, statement: Statement) -> Result<DataFrame> {
+        let plan = self.ctx.state().statement_to_plan(statement).await?;
+        let df = self.ctx.execute_logical_plan(plan).await?;
+        self.refresh()?;
+        Ok(df)
+    }
+
+    /// Parses `sql` under the session's dialect and recursion limit, refusing a statement whose
+    /// expressions nest deeper than [`MAX_EXPRESSION_DEPTH`]. Parsing (and dropping a refused
+    /// statement) runs on a thread with a large stack: both recurse once per nesting level.
+    fn parse(&self, sql: &str) -> Result<VecDeque<Statement>> {
+        let (dialect, recursion_limit) = {
+            let state = self.ctx.state();
+            let options = &state.config().options().sql_parser;
+            (options.dialect, options.recursion_limit)
+        };
+        std::thread::scope(|s| {
+            let parser = std::thread::Builder::new()
+                .name("esmdb-sql-parse".into())
+                .stack_size(PARSE_STACK)
+                .spawn_scoped(s, move || {
+                    // The dialect is not `Send`: made and dropped on this thread.
+                    let dialect = dialect_from_str(dialect)
+                        .ok_or_else(|| DataFusionError::Configuration(format!("unknown SQL dialect {dialect:?}")))?;
+                    let statements = DFParserBuilder::new(sql)
+                        .with_dialect(dialect.as_ref())
+                        .with_recursion_limit(recursion_limit)
+                        .build()?
+                        .parse_statements()?;
+                    check_depth(&statements)?;
+                    Ok(statements)
+                })
+                .map_err(|e| DataFusionError::Execution(format!("cannot start the SQL parser thread: {e}")))?;
+            parser.join().map_err(|_| DataFusionError::Internal("the SQL parser panicked".into()))?
+        })
     }
 
     /// Re-registers the functions whose planning depends on the settings if a `SET esmdb.…`
@@ -105,4 +145,68 @@ impl Session {
         }
         Ok(())
     }
+}
+
+/// The deepest nesting of expressions a statement may have: a chain of 500 `OR`s, `AND`s or `+`s.
+/// DataFusion clones, plans and evaluates expressions recursively, and not every step guards its
+/// stack: a chain of about 1,200 `+` overflowed a 2 MiB thread stack (tokio's and the test
+/// harness's), which aborts the process. Half that leaves room on any thread; long lists belong
+/// in `IN (…)`, which is flat.
+pub const MAX_EXPRESSION_DEPTH: usize = 500;
+
+/// Stack of the parsing thread. Parsing and dropping a chain of N operators takes about 100 bytes
+/// of stack per level (30,000 levels overflowed 2 MiB), so 64 MiB covers statements of a few
+/// megabytes of SQL; the pages are touched only as deep as a statement goes.
+const PARSE_STACK: usize = 64 << 20;
+
+/// The depth of the deepest expression, stopping once it passes [`MAX_EXPRESSION_DEPTH`].
+#[derive(Default)]
+struct Depth {
+    now: usize,
+    max: usize,
+}
+
+impl Visitor for Depth {
+    type Break = ();
+
+    fn pre_visit_expr(&mut self, _: &Expr) -> ControlFlow<()> {
+        self.now += 1;
+        self.max = self.max.max(self.now);
+        if self.max > MAX_EXPRESSION_DEPTH { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
+    }
+
+    fn post_visit_expr(&mut self, _: &Expr) -> ControlFlow<()> {
+        self.now -= 1;
+        ControlFlow::Continue(())
+    }
+}
+
+fn visit_statement(statement: &Statement, depth: &mut Depth) {
+    match statement {
+        Statement::Statement(s) => {
+            let _ = s.visit(depth);
+        }
+        Statement::CopyTo(c) => {
+            if let CopyToSource::Query(q) = &c.source {
+                let _ = q.visit(depth);
+            }
+        }
+        Statement::Explain(e) => visit_statement(&e.statement, depth),
+        Statement::CreateExternalTable(_) | Statement::Reset(_) => {}
+    }
+}
+
+fn check_depth(statements: &VecDeque<Statement>) -> Result<()> {
+    for (i, statement) in statements.iter().enumerate() {
+        let mut depth = Depth::default();
+        visit_statement(statement, &mut depth);
+        if depth.max > MAX_EXPRESSION_DEPTH {
+            return Err(DataFusionError::Plan(format!(
+                "statement {}: expressions nest more than {MAX_EXPRESSION_DEPTH} levels deep, more than esmdb plans \
+                 safely; write a long OR chain as IN (…), or split the expression",
+                i + 1
+            )));
+        }
+    }
+    Ok(())
 }
