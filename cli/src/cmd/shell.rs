@@ -43,7 +43,8 @@ pub fn run(args: ShellArgs) -> anyhow::Result<ExitCode> {
                 });
                 match result {
                     Ok(()) => eprintln!("({:.3}s)", started.elapsed().as_secs_f64()),
-                    Err(e) => eprintln!("error: {e:#}"),
+                    // The chain once: a cause already in its error's message is not repeated (as `esmdb sql` prints it).
+                    Err(e) => eprintln!("error: {}", crate::message(&e)),
                 }
             }
             Err(ReadlineError::Interrupted) => buffer.clear(),
