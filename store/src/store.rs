@@ -3,9 +3,9 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use arrow_array::{RecordBatch, RecordBatchIterator};
+use arrow_array::RecordBatch;
 use lance::Dataset;
-use lance::dataset::{InsertBuilder, WriteMode, WriteParams};
+use lance::dataset::{CommitBuilder, InsertBuilder, WriteMode, WriteParams};
 
 use crate::error::{Error, Result};
 use crate::maintenance::CompactParams;
@@ -128,28 +128,53 @@ impl Store {
     /// Appends `batch` to `table` as one commit, creating the table on first write; then compacts it
     /// if it has grown past the fragment threshold. Returns the new version.
     pub(crate) async fn append(&self, table: &str, batch: RecordBatch) -> Result<u64> {
-        let uri = self.table_uri(table);
-        let schema = batch.schema();
-        let existing = self.open_table(table).await?;
-        let ds = match existing {
+        let ds = match self.open_table(table).await? {
             Some(ds) => append_to(Arc::new(ds), table, batch).await?,
-            None => {
-                let params = WriteParams { mode: WriteMode::Create, ..Default::default() };
-                let reader = RecordBatchIterator::new(vec![Ok(batch.clone())], schema);
-                match Dataset::write(reader, uri.as_str(), Some(params)).await {
-                    Ok(ds) => ds,
-                    // Another writer created it first: append to theirs.
-                    Err(lance::Error::DatasetAlreadyExists { .. }) => {
-                        let ds = Dataset::open(&uri).await.map_err(Error::lance(table, "open"))?;
-                        append_to(Arc::new(ds), table, batch).await?
-                    }
-                    Err(source) => return Err(Error::Lance { table: table.to_owned(), operation: "create", source }),
-                }
-            }
+            None => match self.create_table(table, batch.clone()).await? {
+                Some(ds) => ds,
+                // Another writer created it first: append to theirs.
+                None => append_to(Arc::new(self.open_existing(table).await?), table, batch).await?,
+            },
         };
         let version = ds.version_id();
         self.maybe_compact(table, ds).await;
         Ok(version)
+    }
+
+    /// Creates `table` with `batch` as its first version (the table's schema is the batch's, field
+    /// metadata included). `None` when another writer created it first; the batch is then not
+    /// written.
+    ///
+    /// The commit is Lance's strict one (no retries): a plain `WriteMode::Create` that finds the
+    /// table created between its existence check and its commit (while it wrote its data files)
+    /// commits as an *overwrite* of the other writer's table, dropping its rows.
+    pub(crate) async fn create_table(&self, table: &str, batch: RecordBatch) -> Result<Option<Dataset>> {
+        let uri = self.table_uri(table);
+        let params = WriteParams { mode: WriteMode::Create, ..Default::default() };
+        let transaction =
+            match InsertBuilder::new(uri.as_str()).with_params(&params).execute_uncommitted(vec![batch]).await {
+                Ok(transaction) => transaction,
+                Err(lance::Error::DatasetAlreadyExists { .. }) => return Ok(None),
+                Err(source) => return Err(Error::Lance { table: table.to_owned(), operation: "create", source }),
+            };
+        match CommitBuilder::new(uri.as_str()).with_max_retries(0).execute(transaction).await {
+            Ok(ds) => Ok(Some(ds)),
+            Err(lance::Error::DatasetAlreadyExists { .. }) => Ok(None),
+            // A strict commit onto a table that appeared meanwhile fails (it cannot read the
+            // version 0 it was planned against); any failure while the table exists is that race.
+            Err(source) => match self.open_table(table).await? {
+                Some(_) => {
+                    tracing::debug!(table, error = %source, "another writer created the table first");
+                    Ok(None)
+                }
+                None => Err(Error::Lance { table: table.to_owned(), operation: "create", source }),
+            },
+        }
+    }
+
+    /// Opens a table known to exist (another writer created it, or this one just changed it).
+    pub(crate) async fn open_existing(&self, table: &str) -> Result<Dataset> {
+        Dataset::open(&self.table_uri(table)).await.map_err(Error::lance(table, "open"))
     }
 
     /// Runs automatic compaction when `ds` has more fragments than the threshold. Failures are
