@@ -4,6 +4,10 @@
 //! (`embeddings_d{dim}`). The model id carries a checksum of the weights, so two checkpoints that share
 //! a name never share rows. Embedding computes only misses and commits batch by batch, so an
 //! interrupted run keeps its finished batches and the next run resumes where it stopped.
+//!
+//! Each batch is committed as a merge on the key (see [`crate::keyed`]), not an append: writers
+//! running at once — notebooks, the CLI, executors — may compute the same vector, but only the
+//! first commit of a key adds a row, so every key is stored exactly once.
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::str::FromStr;
@@ -114,8 +118,11 @@ pub struct EmbedReport {
     pub embedded: usize,
     /// Embedder calls (= commits to the cache).
     pub batches: usize,
-    /// Vectors written.
+    /// Vectors this run added to the cache.
     pub vectors_written: usize,
+    /// Vectors this run computed but did not write, because a concurrent writer committed the same
+    /// keys first (0 with a single writer).
+    pub vectors_already_written: usize,
 }
 
 impl Store {
@@ -184,10 +191,13 @@ impl Store {
                     }
                 }
             }
-            self.append(&table, schema::embeddings_batch(dim, model, &rows, &flat)?).await?;
+            let batch = schema::embeddings_batch(dim, model, &rows, &flat)?;
+            let written = self.insert_new_keys(&table, &schema::EMBEDDINGS_KEY, batch).await?;
+            let inserted = usize::try_from(written.inserted).unwrap_or(rows.len()).min(rows.len());
             report.batches += 1;
             report.embedded += seqs.len();
-            report.vectors_written += rows.len();
+            report.vectors_written += inserted;
+            report.vectors_already_written += rows.len() - inserted;
             state.embedded = report.embedded;
             progress(state);
         }

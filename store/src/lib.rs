@@ -9,7 +9,9 @@
 //! depends on tch — nor SQL.
 //!
 //! Every write is one Lance commit: an ingest commits all its variants or none; the cache commits
-//! each embedded batch, so an interrupted run keeps finished batches and resumes.
+//! each embedded batch, so an interrupted run keeps finished batches and resumes. Cache commits are
+//! merges on the content key with Lance's conflict detection, so any number of processes may fill
+//! one cache at once and each key is stored once.
 //!
 //! ```no_run
 //! # async fn demo() -> esmdb_store::Result<()> {
@@ -26,6 +28,7 @@ mod cache;
 mod error;
 mod ingest;
 pub mod input;
+mod keyed;
 mod maintenance;
 pub mod schema;
 pub mod sequence;
@@ -36,7 +39,7 @@ pub use error::{BoxError, Error, Result};
 pub use ingest::{IngestParams, IngestReport};
 pub use input::{ColumnMap, InputFormat, ReadParams, VariantRecord};
 pub use maintenance::{CompactParams, CompactReport, TableVersion};
-pub use schema::{DATASETS, DatasetInfo, VARIANTS, embeddings_table};
+pub use schema::{DATASETS, DatasetInfo, EMBEDDINGS_KEY, VARIANTS, embeddings_table};
 pub use store::{DEFAULT_STORE, Store, StoreParams};
 
 /// Re-exported so callers use the same Lance as the store.

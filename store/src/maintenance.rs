@@ -1,13 +1,29 @@
 //! Keeping many small commits cheap: compaction (`compact_files`) merges small fragments, cleanup
 //! drops versions beyond a retention count. Runs automatically past a fragment threshold
 //! ([`crate::StoreParams`]) and on demand (`esmdb compact`). Old versions stay readable until cleaned.
+//!
+//! On demand compaction also removes repeated keys from the embedding tables: esmdb versions that
+//! appended cache rows without a merge could leave a key several times when writers ran at once.
+use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use arrow::row::{OwnedRow, RowConverter, SortField};
+use arrow_array::{Array, UInt64Array};
+use futures::TryStreamExt;
 use lance::Dataset;
+use lance::dataset::DeleteBuilder;
 use lance::dataset::cleanup::CleanupPolicyBuilder;
 use lance::dataset::optimize::{CompactionOptions, compact_files};
 
 use crate::error::{Error, Result};
-use crate::schema::{DATASETS, VARIANTS};
+use crate::schema::{DATASETS, EMBEDDINGS_KEY, EMBEDDINGS_PREFIX, VARIANTS};
 use crate::store::Store;
+
+/// Lance's row-address meta column: fragment id in the high 32 bits, offset in the low ones.
+const ROW_ADDR: &str = "_rowaddr";
+/// Attempts at removing duplicates while other writers commit; each re-reads the table.
+const DEDUPE_ATTEMPTS: usize = 5;
 
 /// Compaction and cleanup settings.
 #[derive(Debug, Clone)]
@@ -33,6 +49,8 @@ pub struct CompactReport {
     pub fragments_before: usize,
     /// Fragments after.
     pub fragments_after: usize,
+    /// Rows removed because their key repeated an earlier row's (embedding tables only).
+    pub duplicates_removed: u64,
     /// Versions removed by cleanup.
     pub versions_removed: u64,
     /// Bytes freed by cleanup.
@@ -95,16 +113,107 @@ impl Store {
         Ok(out)
     }
 
-    /// Compacts every table and cleans up versions beyond `params.retain_versions`.
+    /// Compacts every table and cleans up versions beyond `params.retain_versions`. Embedding
+    /// tables first lose the rows whose key repeats an earlier row's.
     pub async fn compact(&self, params: &CompactParams) -> Result<Vec<CompactReport>> {
         let mut reports = Vec::new();
         for table in self.tables().await? {
+            let duplicates_removed = if table.starts_with(EMBEDDINGS_PREFIX) {
+                self.remove_duplicate_keys(&table, &EMBEDDINGS_KEY).await?
+            } else {
+                0
+            };
             if let Some(mut ds) = self.open_table(&table).await? {
-                reports.push(compact_dataset(&mut ds, &table, params).await?);
+                let report = compact_dataset(&mut ds, &table, params).await?;
+                reports.push(CompactReport { duplicates_removed, ..report });
             }
         }
         Ok(reports)
     }
+
+    /// Deletes every row of `table` whose `key` repeats an earlier row's, keeping per key the row
+    /// with the lowest row address — the first in scan order, so the one lookups have been
+    /// returning. Returns the rows deleted.
+    ///
+    /// The rows are deleted by address as one commit planned against the version they were found
+    /// in, with Lance's own retries off: a retry would re-apply the addresses to a newer version,
+    /// where a concurrent compaction may have moved other rows there. A conflicting commit instead
+    /// starts over from the latest version. Concurrent inserts do not conflict.
+    pub(crate) async fn remove_duplicate_keys(&self, table: &str, key: &[&str]) -> Result<u64> {
+        let mut last_error = None;
+        for _ in 0..DEDUPE_ATTEMPTS {
+            let Some(ds) = self.open_table(table).await? else { return Ok(0) };
+            let doomed = duplicate_row_addrs(&ds, table, key).await?;
+            if doomed.is_empty() {
+                return Ok(0);
+            }
+            let list: Vec<String> = doomed.iter().map(u64::to_string).collect();
+            let predicate = format!("{ROW_ADDR} IN ({})", list.join(", "));
+            match DeleteBuilder::new(Arc::new(ds), predicate).conflict_retries(0).execute().await {
+                Ok(done) => return Ok(done.num_deleted_rows),
+                Err(
+                    e @ (lance::Error::TooMuchWriteContention { .. }
+                    | lance::Error::RetryableCommitConflict { .. }
+                    | lance::Error::CommitConflict { .. }),
+                ) => last_error = Some(e),
+                Err(source) => {
+                    return Err(Error::Lance { table: table.to_owned(), operation: "remove duplicates", source });
+                }
+            }
+        }
+        match last_error {
+            Some(source) => Err(Error::Lance { table: table.to_owned(), operation: "remove duplicates", source }),
+            None => Ok(0),
+        }
+    }
+}
+
+/// Row addresses of the rows of `ds` whose `key` occurred at a lower address, sorted. Streams the
+/// key columns only; holds one entry per distinct key.
+async fn duplicate_row_addrs(ds: &Dataset, table: &str, key: &[&str]) -> Result<Vec<u64>> {
+    let mut scanner = ds.scan();
+    scanner.project(key).map_err(Error::lance(table, "project"))?;
+    scanner.with_row_address();
+    let mut stream = scanner.try_into_stream().await.map_err(Error::lance(table, "scan"))?;
+    let mut converter: Option<RowConverter> = None;
+    // Lowest address seen per key, and every address that lost to a lower one.
+    let mut first: HashMap<OwnedRow, u64> = HashMap::new();
+    let mut losers: HashSet<u64> = HashSet::new();
+    while let Some(batch) = stream.try_next().await.map_err(Error::lance(table, "scan"))? {
+        let columns = key
+            .iter()
+            .map(|k| {
+                batch.column_by_name(k).cloned().ok_or_else(|| Error::Schema {
+                    table: table.to_owned(),
+                    message: format!("key column `{k}` is missing"),
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let addrs = crate::schema::column::<UInt64Array>(&batch, table, ROW_ADDR)?;
+        if converter.is_none() {
+            let fields = columns.iter().map(|c| SortField::new(c.data_type().clone())).collect();
+            converter = Some(RowConverter::new(fields).map_err(Error::arrow(format!("{table}: comparing keys")))?);
+        }
+        let Some(converter) = converter.as_ref() else { continue };
+        let rows = converter.convert_columns(&columns).map_err(Error::arrow(format!("{table}: comparing keys")))?;
+        for (i, row) in rows.iter().enumerate() {
+            let addr = addrs.value(i);
+            match first.entry(row.owned()) {
+                Entry::Vacant(slot) => {
+                    slot.insert(addr);
+                }
+                Entry::Occupied(mut kept) if addr < *kept.get() => {
+                    losers.insert(kept.insert(addr));
+                }
+                Entry::Occupied(_) => {
+                    losers.insert(addr);
+                }
+            }
+        }
+    }
+    let mut losers: Vec<u64> = losers.into_iter().collect();
+    losers.sort_unstable();
+    Ok(losers)
 }
 
 /// Compacts one table and cleans up old versions (one commit for the compaction; cleanup deletes
@@ -123,6 +232,7 @@ pub(crate) async fn compact_dataset(ds: &mut Dataset, table: &str, params: &Comp
         table: table.to_owned(),
         fragments_before,
         fragments_after: ds.count_fragments(),
+        duplicates_removed: 0,
         versions_removed: removed.old_versions,
         bytes_removed: removed.bytes_removed,
     })

@@ -2,6 +2,7 @@
 //!
 //! These are the store's public contract with the SQL layer and with Python (`pylance`): change a
 //! column here and both see it.
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use arrow_array::builder::{FixedSizeListBuilder, Float32Builder, ListBuilder, StringBuilder};
@@ -52,13 +53,35 @@ pub fn datasets_schema() -> SchemaRef {
     ]))
 }
 
+/// The content key of an `embeddings_d{dim}` row, in primary-key order: each key is stored once.
+pub const EMBEDDINGS_KEY: [&str; 4] = ["model_id", "layer", "pooling", "seq_hash"];
+
+/// Arrow field metadata that makes a column part of a Lance table's unenforced primary key.
+const PRIMARY_KEY: &str = "lance-schema:unenforced-primary-key";
+/// Its 1-based position within a composite key.
+const PRIMARY_KEY_POSITION: &str = "lance-schema:unenforced-primary-key:position";
+
+/// The field metadata declaring a column the `position`-th (1-based) column of the table's primary
+/// key. Lance does not enforce uniqueness, but a `merge_insert` on exactly these columns records the
+/// keys it inserts, so two concurrent writers inserting the same key conflict and one retries.
+pub(crate) fn primary_key_metadata(position: usize) -> HashMap<String, String> {
+    HashMap::from([
+        (PRIMARY_KEY.to_owned(), "true".to_owned()),
+        (PRIMARY_KEY_POSITION.to_owned(), position.to_string()),
+    ])
+}
+
 /// `embeddings_d{dim}`: model_id, layer, pooling, seq_hash, vector (FixedSizeList<Float32, dim>).
+/// The first four columns are the table's primary key ([`EMBEDDINGS_KEY`]).
 pub fn embeddings_schema(dim: usize) -> SchemaRef {
+    let key = |position: usize, name: &str, data_type: DataType| {
+        Field::new(name, data_type, false).with_metadata(primary_key_metadata(position))
+    };
     Arc::new(Schema::new(vec![
-        Field::new("model_id", DataType::Utf8, false),
-        Field::new("layer", DataType::Int32, false),
-        Field::new("pooling", DataType::Utf8, false),
-        Field::new("seq_hash", DataType::Utf8, false),
+        key(1, EMBEDDINGS_KEY[0], DataType::Utf8),
+        key(2, EMBEDDINGS_KEY[1], DataType::Int32),
+        key(3, EMBEDDINGS_KEY[2], DataType::Utf8),
+        key(4, EMBEDDINGS_KEY[3], DataType::Utf8),
         Field::new(
             "vector",
             DataType::FixedSizeList(Arc::new(Field::new("item", DataType::Float32, true)), dim as i32),
