@@ -20,6 +20,9 @@ impl Embedder for Fake {
     fn num_layers(&self) -> i32 {
         6
     }
+    fn resolve_layer(&self, layer: i32) -> Option<i32> {
+        esmdb_model::resolve_layer(i64::from(layer), 6).map(|l| l as i32)
+    }
     fn embed(&self, sequences: &[&str], outputs: &[OutputKey]) -> Result<Vec<Vec<f32>>, BoxError> {
         Ok(outputs
             .iter()

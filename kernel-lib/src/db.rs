@@ -14,17 +14,17 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use anyhow::{Context, anyhow, bail};
+use esmdb_engine::fill::DatasetFill;
+use esmdb_engine::{self as engine, Model, StoreEmbedder};
 use esmdb_sql::datafusion::arrow::array::{ArrayRef, Float64Array, Int64Array, StringArray};
 use esmdb_sql::datafusion::sql::parser::DFParser;
 use esmdb_sql::datafusion::sql::sqlparser::dialect::dialect_from_str;
-use esmdb_sql::engine::{self, Model, ModelKey, StoreEmbedder};
 use esmdb_sql::{EngineConfig, Session};
-use esmdb_store::{EmbedParams, EmbedProgress, EmbedReport, IngestParams, IngestReport, Pooling, Store};
+use esmdb_store::{EmbedParams, EmbedProgress, IngestParams, IngestReport, Pooling, Store};
 
 use crate::display::{emit_owned, escape, say, simple_table};
 use crate::error::{Result, wrap};
 use crate::figure::{self, Figure};
-use crate::model::model_label;
 use crate::table::{Table, empty_schema};
 
 /// An esmdb store with an SQL session's settings, for notebooks. See [`crate::open`].
@@ -76,7 +76,7 @@ impl Db {
             } else {
                 format!("esmdb.{key}")
             };
-            self.sql(&format!("SET {full} = {}", sql_str(value)))?;
+            self.sql(&format!("SET {full} = {}", esmdb_sql::quote(value)))?;
             Ok(())
         })
     }
@@ -126,7 +126,7 @@ impl Db {
 
     /// A short name of the current model (as figures and per-fold rows label it).
     pub fn model_label(&self) -> Result<String> {
-        Ok(model_label(&self.config()?.model))
+        Ok(esmdb_model::short_name(&self.config()?.model))
     }
 
     /// Ingests `files` (the paper's `*_metadata.csv` and/or `*_muts.fasta`, a ProteinGym CSV, or a
@@ -285,8 +285,7 @@ impl Db {
         let layer = i32::try_from(config.layer).context("esmdb.layer is out of range")?;
         let embedder = StoreEmbedder::new(Arc::clone(&model), config.batch_tokens, None);
         let params = EmbedParams { outputs: vec![(layer, Pooling::Mean)], batch_sequences: config.commit_every.max(1) };
-        let mut done: Vec<(String, EmbedReport, f64)> = Vec::new();
-        block_on(async {
+        let done = block_on(async {
             let store = Store::open_or_create(&self.store).await?;
             let names: Vec<String> = match only {
                 Some(name) => {
@@ -297,16 +296,17 @@ impl Db {
                 }
                 None => store.datasets().await?.into_iter().map(|d| d.name).collect(),
             };
-            for name in names {
-                let started = Instant::now();
-                let mut progress = Progress::new(&name);
-                let report = store
-                    .embed_dataset(&name, &embedder, &params, &mut |p| progress.update(p))
-                    .await
-                    .with_context(|| format!("embedding `{name}` with {}", model.id))?;
-                done.push((name, report, started.elapsed().as_secs_f64()));
-            }
-            Ok(())
+            let mut progress: Option<Progress> = None;
+            let done = engine::fill::fill(&store, &names, &embedder, &params, &mut |dataset, p| {
+                if progress.as_ref().is_none_or(|pr| pr.dataset != dataset) {
+                    progress = Some(Progress::new(dataset));
+                }
+                if let Some(pr) = progress.as_mut() {
+                    pr.update(p);
+                }
+            })
+            .await?;
+            Ok(done)
         })?;
         embed_table(&model.id, &done)
     }
@@ -333,7 +333,7 @@ pub(crate) fn block_on<T>(future: impl Future<Output = anyhow::Result<T>>) -> an
 
 /// The session's model, loaded (once per cell's code) from the registry.
 fn load_model(config: &EngineConfig) -> anyhow::Result<Arc<Model>> {
-    engine::model(&ModelKey::new(&config.model, config)).with_context(|| format!("loading the model {}", config.model))
+    engine::model(&config.model_key(&config.model)).with_context(|| format!("loading the model {}", config.model))
 }
 
 /// Splits a script into (text to run, normalized text) per statement. A single statement runs as
@@ -357,11 +357,6 @@ fn is_definition(statement: &str) -> bool {
     ["CREATE ", "DROP ", "SET ", "RESET "].iter().any(|k| head.starts_with(k))
 }
 
-/// An SQL string literal.
-fn sql_str(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
-}
-
 /// The cache statistics query over the tables the store has.
 fn cache_stats_sql(tables: &[String], embeddings: &str, model_id: &str, layer: i64) -> String {
     if !tables.iter().any(|t| t == esmdb_store::VARIANTS) {
@@ -372,7 +367,7 @@ fn cache_stats_sql(tables: &[String], embeddings: &str, model_id: &str, layer: i
     let cached = if tables.iter().any(|t| t == embeddings) {
         format!(
             "SELECT DISTINCT seq_hash FROM {embeddings} WHERE model_id = {} AND layer = {layer} AND pooling = 'mean'",
-            sql_str(model_id)
+            esmdb_sql::quote(model_id)
         )
     } else {
         "SELECT seq_hash FROM variants WHERE false".to_owned()
@@ -412,15 +407,18 @@ fn ingest_table(reports: &[IngestReport]) -> anyhow::Result<Table> {
     .map(|t| t.with_title("ingest"))
 }
 
-fn embed_table(model_id: &str, done: &[(String, EmbedReport, f64)]) -> anyhow::Result<Table> {
+fn embed_table(model_id: &str, done: &[DatasetFill]) -> anyhow::Result<Table> {
     Table::from_columns(vec![
-        ("dataset", Arc::new(StringArray::from(done.iter().map(|d| d.0.clone()).collect::<Vec<_>>())) as ArrayRef),
-        ("variants", ints(done.iter().map(|d| d.1.requested))),
-        ("sequences", ints(done.iter().map(|d| d.1.unique))),
-        ("cached", ints(done.iter().map(|d| d.1.hits))),
-        ("embedded", ints(done.iter().map(|d| d.1.embedded))),
-        ("vectors_written", ints(done.iter().map(|d| d.1.vectors_written))),
-        ("seconds", Arc::new(Float64Array::from(done.iter().map(|d| d.2).collect::<Vec<_>>())) as ArrayRef),
+        (
+            "dataset",
+            Arc::new(StringArray::from(done.iter().map(|d| d.dataset.clone()).collect::<Vec<_>>())) as ArrayRef,
+        ),
+        ("variants", ints(done.iter().map(|d| d.report.requested))),
+        ("sequences", ints(done.iter().map(|d| d.report.unique))),
+        ("cached", ints(done.iter().map(|d| d.report.hits))),
+        ("embedded", ints(done.iter().map(|d| d.report.embedded))),
+        ("vectors_written", ints(done.iter().map(|d| d.report.vectors_written))),
+        ("seconds", Arc::new(Float64Array::from(done.iter().map(|d| d.seconds).collect::<Vec<_>>())) as ArrayRef),
     ])
     .map(|t| t.with_title(format!("embedded with {model_id}")))
 }

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::Arc;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use esmdb_report::{FoldRow, Summary};
 use esmdb_sql::datafusion::arrow::array::{ArrayRef, Float64Array, Int64Array, StringArray};
 
@@ -60,46 +60,12 @@ impl Figure {
 /// of `r2_train`, `mae_*`, `rmse_*`, `rho_*`, `n_nonzero`, `dataset`, `model`, `compression`);
 /// `model` and `compression` fill in for missing columns, missing metrics are NaN.
 pub fn fold_rows(table: &Table, model: &str, compression: &str) -> Result<Vec<FoldRow>> {
-    wrap(|| {
-        for required in ["fold", "r2_test"] {
-            if !table.has_column(required) {
-                bail!(
-                    "per-fold rows need the columns `fold` and `r2_test` (lasso_cv_eval's fields); the table has {}",
-                    table.column_names().join(", ")
-                );
-            }
-        }
-        let n = table.num_rows();
-        let text = |name: &str, default: &str| -> anyhow::Result<Vec<String>> {
-            Ok(if table.has_column(name) { table.column_strings(name)? } else { vec![default.to_owned(); n] })
-        };
-        let num = |name: &str| -> anyhow::Result<Vec<f64>> {
-            Ok(if table.has_column(name) { table.column_f64(name)? } else { vec![f64::NAN; n] })
-        };
-        let (datasets, models, compressions) =
-            (text("dataset", "dataset")?, text("model", model)?, text("compression", compression)?);
-        let (fold, n_nonzero) = (num("fold")?, num("n_nonzero")?);
-        let (r2_train, mae_train, rmse_train) = (num("r2_train")?, num("mae_train")?, num("rmse_train")?);
-        let (r2_test, mae_test, rmse_test) = (num("r2_test")?, num("mae_test")?, num("rmse_test")?);
-        let (rho_train, rho_test) = (num("rho_train")?, num("rho_test")?);
-        Ok((0..n)
-            .map(|i| FoldRow {
-                model: models[i].clone(),
-                fold: fold[i] as i64,
-                r2_train: r2_train[i],
-                mae_train: mae_train[i],
-                rmse_train: rmse_train[i],
-                r2_test: r2_test[i],
-                mae_test: mae_test[i],
-                rmse_test: rmse_test[i],
-                rho_train: rho_train[i],
-                rho_test: rho_test[i],
-                n_nonzero: if n_nonzero[i].is_finite() { n_nonzero[i] as i64 } else { 0 },
-                compression: compressions[i].clone(),
-                dataset: datasets[i].clone(),
-            })
-            .collect())
-    })
+    let defaults = esmdb_study::FoldDefaults {
+        dataset: "dataset".to_owned(),
+        model: model.to_owned(),
+        compression: compression.to_owned(),
+    };
+    wrap(|| Ok(esmdb_study::fold_rows(&table.to_batches(), &defaults)?))
 }
 
 /// Mean test R² (± sd over folds) against model size, one line per dataset — the paper's main

@@ -33,11 +33,12 @@ use anyhow::{Context, bail};
 
 pub use db::Db;
 pub use error::{Error, Result};
+pub use esmdb_model::find_local;
 pub use figure::{
     Comparison, Figure, cache_figure, compare_labelled, compare_published, fold_bars, fold_rows, predicted_vs_measured,
     r2_figure, summary_table,
 };
-pub use model::{ModelChoice, find_local, model_or_random};
+pub use model::{ModelChoice, model_or_random};
 pub use table::{MAX_ROWS_SHOWN, Table, VECTOR_VALUES_SHOWN};
 
 /// The crates underneath, so a notebook can reach them with a single `:dep`.

@@ -76,7 +76,7 @@ pub fn model_or_random(arch: &str, seed: u64, dir: impl AsRef<Path>) -> Result<M
 /// [`model_or_random`] without the generic parameter: generic bodies compile in each notebook cell.
 fn find_or_init(arch: &str, seed: u64, dir: &Path) -> Result<ModelChoice> {
     wrap(|| {
-        if let Some(path) = find_local(arch) {
+        if let Some(path) = esmdb_model::find_local(arch) {
             return Ok(ModelChoice {
                 model: path.display().to_string(),
                 label: arch.to_owned(),
@@ -97,61 +97,9 @@ fn find_or_init(arch: &str, seed: u64, dir: &Path) -> Result<ModelChoice> {
     })
 }
 
-/// The local checkpoint for `name`, looked up where `esmdb_model::resolve` looks, without ever
-/// reaching the network: with `HF_HUB_OFFLINE=1` / `ESMDB_OFFLINE=1` set this is `resolve` itself;
-/// otherwise only its local candidates are checked (resolve would try a download next).
-pub fn find_local(name: &str) -> Option<PathBuf> {
-    if esmdb_model::hub::offline() {
-        return esmdb_model::resolve::resolve(name).ok();
-    }
-    let direct = Path::new(name);
-    if direct.exists() {
-        return Some(direct.to_path_buf());
-    }
-    esmdb_model::resolve::candidates(name).iter().find_map(|c| usable(c))
-}
-
-/// A checkpoint at `path`: a file, a directory with `config.json`, or a Hugging Face cache repo with
-/// a complete snapshot (the same rules as `esmdb_model::resolve`).
-fn usable(path: &Path) -> Option<PathBuf> {
-    if path.is_file() || path.join("config.json").is_file() {
-        return Some(path.to_path_buf());
-    }
-    let snapshots = path.join("snapshots");
-    if let Ok(rev) = std::fs::read_to_string(path.join("refs/main")) {
-        let snap = snapshots.join(rev.trim());
-        if snap.join("config.json").is_file() {
-            return Some(snap);
-        }
-    }
-    let mut snaps: Vec<PathBuf> = std::fs::read_dir(&snapshots).ok()?.flatten().map(|e| e.path()).collect();
-    snaps.sort();
-    snaps.into_iter().rev().find(|s| s.join("config.json").is_file())
-}
-
-/// A short model name for tables and figures: the hub repo name inside a Hugging Face cache path,
-/// else the last path component without `.pt` (so `…/random-esm2_t6_8M_UR50D-seed7` keeps its size).
-pub(crate) fn model_label(model: &str) -> String {
-    let path = Path::new(model.trim_end_matches('/'));
-    let comps: Vec<String> = path.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
-    if let Some(repo) = comps.iter().rev().find_map(|c| c.strip_prefix("models--")) {
-        return repo.rsplit("--").next().unwrap_or(repo).to_owned();
-    }
-    let last = path.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| model.to_owned());
-    last.strip_suffix(".pt").unwrap_or(&last).to_owned()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn labels() {
-        assert_eq!(model_label("esm2_t6_8M_UR50D"), "esm2_t6_8M_UR50D");
-        assert_eq!(model_label("/m/random-esm2_t6_8M_UR50D-seed7/"), "random-esm2_t6_8M_UR50D-seed7");
-        assert_eq!(model_label("/h/hub/models--facebook--esm2_t12_35M_UR50D/snapshots/abc123"), "esm2_t12_35M_UR50D");
-        assert_eq!(model_label("/t/checkpoints/esm2_t30_150M_UR50D.pt"), "esm2_t30_150M_UR50D");
-    }
 
     #[test]
     fn random_model_is_written_once_and_announced() {

@@ -133,10 +133,9 @@ impl Embedder {
         }
         let mut specs = Vec::new();
         for &l in &options.layers {
-            let layer = if l < 0 { n + 1 + l } else { l };
-            if !(0..=n).contains(&layer) {
+            let Some(layer) = crate::resolve_layer(l, n) else {
                 return Err(Error::Option(format!("layer {l} out of range: this model has layers 0..={n}")));
-            }
+            };
             for &pooling in &options.pooling {
                 let spec = OutputSpec { layer, pooling };
                 if !specs.contains(&spec) {

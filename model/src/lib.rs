@@ -34,6 +34,7 @@ pub use config::{ARCHITECTURES, Config};
 pub use embed::{BatchEmbeddings, EmbedOptions, Embedder, Embeddings, OutputSpec, Pooling, TRAINING_MAX_RESIDUES};
 pub use error::{Error, Result};
 pub use esm2::Esm2;
+pub use resolve::{find_local, resolve_layer, short_name};
 pub use tch::{Device, Kind};
 
 /// Numeric precision of inference.
@@ -128,16 +129,6 @@ pub fn load(model: &str, options: &LoadOptions) -> Result<LoadedModel> {
         tch::set_num_threads(n.max(1) as i32);
     }
     let esm = Esm2::load(&checkpoint.config, &checkpoint.weights, device, options.precision.kind())?;
-    let name = model_name(&path);
+    let name = resolve::short_name(&path.to_string_lossy());
     Ok(LoadedModel { embedder: Embedder::new(esm), id: format!("{name}@{}", checkpoint.checksum), path })
-}
-
-/// A readable name for a checkpoint path: the directory or file stem, or the hub repo name for a
-/// Hugging Face cache snapshot.
-fn model_name(path: &std::path::Path) -> String {
-    let comps: Vec<String> = path.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
-    if let Some(repo) = comps.iter().rev().find_map(|c| c.strip_prefix("models--")) {
-        return repo.rsplit("--").next().unwrap_or(repo).to_owned();
-    }
-    path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "model".into())
 }

@@ -66,6 +66,40 @@ pub fn resolve(model: &str) -> Result<PathBuf> {
     Err(Error::ModelNotFound { name: model.to_owned(), searched })
 }
 
+/// The local checkpoint for `name`, looked up where [`resolve`] looks, without ever reaching the
+/// network: a path that exists, else the first usable local candidate ([`candidates`]). For front
+/// ends that must not download (notebooks that fall back to a random-weight model, tests).
+pub fn find_local(name: &str) -> Option<PathBuf> {
+    let direct = Path::new(name);
+    if direct.exists() {
+        return Some(direct.to_path_buf());
+    }
+    candidates(name).iter().find_map(|c| usable(c))
+}
+
+/// A short model name for ids, results and figures, from what the user wrote or the resolved path:
+/// the hub repo name inside a Hugging Face cache path (`…/models--facebook--esm2_t12_35M_UR50D/
+/// snapshots/abc` → `esm2_t12_35M_UR50D`), else the last component without its extension
+/// (`…/esm2_t30_150M_UR50D.pt` → `esm2_t30_150M_UR50D`, `…/random-esm2_t6_8M_UR50D-seed7/` keeps
+/// its size in the name). Part of every cache key (`name@checksum`): changing it orphans caches.
+pub fn short_name(model: &str) -> String {
+    let path = Path::new(model.trim_end_matches('/'));
+    let comps: Vec<String> = path.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
+    if let Some(repo) = comps.iter().rev().find_map(|c| c.strip_prefix("models--")) {
+        return repo.rsplit("--").next().unwrap_or(repo).to_owned();
+    }
+    path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "model".into())
+}
+
+/// Resolves a layer index of a model with `num_layers` transformer layers: 0 is the embedding
+/// layer, `num_layers` the output after the final LayerNorm, and negative values count from the end
+/// (-1 = last). `None` when outside the model. The one place this convention is written down; the
+/// store's cache keys and every front end use it through here.
+pub fn resolve_layer(layer: i64, num_layers: i64) -> Option<i64> {
+    let resolved = if layer < 0 { num_layers.checked_add(1)?.checked_add(layer)? } else { layer };
+    (0..=num_layers).contains(&resolved).then_some(resolved)
+}
+
 fn usable(path: &Path) -> Option<PathBuf> {
     if path.is_file() {
         return Some(path.to_path_buf());
@@ -89,6 +123,27 @@ fn usable(path: &Path) -> Option<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn short_names_keep_the_architecture() {
+        assert_eq!(short_name("esm2_t6_8M_UR50D"), "esm2_t6_8M_UR50D");
+        assert_eq!(short_name("facebook/esm2_t6_8M_UR50D"), "esm2_t6_8M_UR50D");
+        assert_eq!(short_name("/m/random-esm2_t6_8M_UR50D-seed7/"), "random-esm2_t6_8M_UR50D-seed7");
+        assert_eq!(short_name("/h/hub/models--facebook--esm2_t12_35M_UR50D/snapshots/abc123"), "esm2_t12_35M_UR50D");
+        assert_eq!(short_name("/t/checkpoints/esm2_t30_150M_UR50D.pt"), "esm2_t30_150M_UR50D");
+    }
+
+    #[test]
+    fn layers_resolve_from_either_end() {
+        assert_eq!(resolve_layer(-1, 6), Some(6));
+        assert_eq!(resolve_layer(-7, 6), Some(0));
+        assert_eq!(resolve_layer(0, 6), Some(0));
+        assert_eq!(resolve_layer(6, 6), Some(6));
+        assert_eq!(resolve_layer(7, 6), None);
+        assert_eq!(resolve_layer(-8, 6), None);
+        assert_eq!(resolve_layer(i64::MIN, 6), None);
+        assert_eq!(resolve_layer(-1, i64::MAX), None);
+    }
 
     #[test]
     fn unknown_name_lists_places_searched() {

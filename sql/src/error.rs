@@ -5,34 +5,9 @@ use datafusion::error::DataFusionError;
 /// Errors of the SQL layer.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// A model could not be resolved or loaded.
-    #[error("unknown model `{name}`: {message}\nknown architectures: {}", esmdb_model::ARCHITECTURES.iter().map(|a| a.0).collect::<Vec<_>>().join(", "))]
-    UnknownModel {
-        /// As written.
-        name: String,
-        /// Why (the places searched, or the load error).
-        message: String,
-    },
-    /// A layer outside the model.
-    #[error("layer {layer} is out of range for `{model}`, which has layers 0..={num_layers} (or -1..=-{})", num_layers + 1)]
-    Layer {
-        /// The model.
-        model: String,
-        /// As written.
-        layer: i64,
-        /// The model's transformer layers.
-        num_layers: i64,
-    },
-    /// A bad `esmdb.*` setting.
-    #[error("setting {name} = '{value}': {message}")]
-    Setting {
-        /// Setting name.
-        name: &'static str,
-        /// Value.
-        value: String,
-        /// What is wrong.
-        message: String,
-    },
+    /// The engine (model resolution, loading, a forward pass) failed.
+    #[error(transparent)]
+    Engine(#[from] esmdb_engine::Error),
     /// A function was called wrongly.
     #[error("{function}: {message}")]
     Call {
@@ -53,17 +28,6 @@ pub enum Error {
         #[source]
         source: esmdb_regress::Error,
     },
-    /// The engine failed.
-    #[error("model `{model}`: {message}")]
-    Engine {
-        /// Model.
-        model: String,
-        /// What failed.
-        message: String,
-    },
-    /// A lock was poisoned by a panic in another query.
-    #[error("internal: the {0} lock was poisoned by an earlier panic")]
-    Poisoned(&'static str),
 }
 
 /// Result with [`Error`].

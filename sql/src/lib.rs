@@ -17,11 +17,13 @@
 //!   `esmdb.batch_tokens`, `esmdb.threads`, `esmdb.commit_every`, `esmdb.store`.
 //!
 //! Functions and tables carry only small serializable settings (model name, layer, store URI);
-//! models and stores are opened where the plan runs, models once per process ([`engine`]).
+//! models and stores are opened where the plan runs, models once per process (`esmdb-engine`).
+//!
+//! What it must not contain: numerical algorithms (they live in `esmdb-compress` and
+//! `esmdb-regress`), model code (`esmdb-model`, reached through `esmdb-engine`), or front-end code.
 #![deny(missing_docs)]
 
 pub mod catalog;
-pub mod engine;
 mod error;
 pub mod options;
 pub mod output;
@@ -35,3 +37,10 @@ pub use session::{MAX_EXPRESSION_DEPTH, Session};
 
 /// Re-exported so front ends use the same DataFusion and Arrow.
 pub use datafusion;
+/// Re-exported: the engine the functions run on (model registry, counters).
+pub use esmdb_engine as engine;
+
+/// `s` as a SQL string literal (`'…'`, quotes doubled), for front ends that build statements.
+pub fn quote(s: &str) -> String {
+    esmdb_store::sql_literal(s)
+}

@@ -47,6 +47,16 @@ impl Default for EngineConfig {
 }
 
 impl EngineConfig {
+    /// The engine's registry key for `model` under these settings (device, precision, threads).
+    pub fn model_key(&self, model: &str) -> esmdb_engine::ModelKey {
+        esmdb_engine::ModelKey {
+            model: model.to_owned(),
+            device: self.device.clone(),
+            precision: self.precision.clone(),
+            threads: self.threads,
+        }
+    }
+
     /// The settings in `config`, or the defaults when the extension is not registered.
     pub fn from_config(config: &datafusion::config::ConfigOptions) -> Self {
         config.extensions.get::<EngineConfig>().cloned().unwrap_or_default()
@@ -55,9 +65,8 @@ impl EngineConfig {
 
 const KEYS: &str = "model, layer, device, precision, batch_tokens, threads, commit_every, store";
 
-/// The most libtorch threads a session may ask for: libtorch takes the count as an `i32` and
-/// starts that many threads, so a huge value would wrap or exhaust the process, not fail.
-pub const MAX_THREADS: usize = 1024;
+/// The most libtorch threads a session may ask for (the engine's bound).
+pub use esmdb_engine::MAX_THREADS;
 
 fn bad(key: &str, value: &str, expected: &str) -> DataFusionError {
     DataFusionError::Configuration(format!("esmdb.{key} = '{value}': expected {expected}"))

@@ -16,7 +16,7 @@ use arrow_array::{Array, FixedSizeListArray, Float32Array, StringArray};
 
 use crate::error::{BoxError, Error, Result};
 use crate::schema::{self, VARIANTS};
-use crate::store::{Store, sql_str};
+use crate::store::{Store, sql_literal};
 
 /// Pooled outputs that the cache stores (per-token outputs are not cached).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -72,6 +72,9 @@ pub trait Embedder: Send + Sync {
     fn dim(&self) -> usize;
     /// Number of transformer layers (for resolving negative layer indices).
     fn num_layers(&self) -> i32;
+    /// `layer` as a cache key's layer (negative counts from the end), `None` when outside the model.
+    /// The model owns the convention (`esmdb_model::resolve_layer`); the store only asks.
+    fn resolve_layer(&self, layer: i32) -> Option<i32>;
     /// Embeds `sequences` (normalized) once, returning one flat row-major `[sequences.len(), dim]`
     /// buffer per entry of `outputs`, in order.
     fn embed(&self, sequences: &[&str], outputs: &[OutputKey]) -> Result<Vec<Vec<f32>>, BoxError>;
@@ -253,7 +256,7 @@ impl Store {
         let mut filter = key_filter(model_id, key);
         // Push small hash sets into the scan; large ones filter in memory.
         if wanted.len() <= 256 {
-            let list: Vec<String> = wanted.iter().map(|h| sql_str(h)).collect();
+            let list: Vec<String> = wanted.iter().map(|h| sql_literal(h)).collect();
             filter.push_str(&format!(" AND seq_hash IN ({})", list.join(", ")));
         }
         let Some(batch) = self.scan(&table, Some(&filter), Some(&["seq_hash", "vector"]), None).await? else {
@@ -278,7 +281,7 @@ impl Store {
     }
 
     async fn variants_columns(&self, dataset: &str, columns: &[&str]) -> Result<arrow_array::RecordBatch> {
-        let filter = format!("dataset = {}", sql_str(dataset));
+        let filter = format!("dataset = {}", sql_literal(dataset));
         match self.scan(VARIANTS, Some(&filter), Some(columns), None).await? {
             Some(batch) if batch.num_rows() > 0 => Ok(batch),
             _ => Err(self.unknown_dataset(dataset).await),
@@ -287,7 +290,12 @@ impl Store {
 }
 
 fn key_filter(model_id: &str, key: OutputKey) -> String {
-    format!("model_id = {} AND layer = {} AND pooling = {}", sql_str(model_id), key.layer, sql_str(key.pooling.name()))
+    format!(
+        "model_id = {} AND layer = {} AND pooling = {}",
+        sql_literal(model_id),
+        key.layer,
+        sql_literal(key.pooling.name())
+    )
 }
 
 /// Resolves negative layers, checks ranges, removes duplicates (keeping order).
@@ -295,13 +303,12 @@ pub fn resolve_outputs(embedder: &dyn Embedder, outputs: &[(i32, Pooling)]) -> R
     let n = embedder.num_layers();
     let mut keys: Vec<OutputKey> = Vec::new();
     for &(layer, pooling) in outputs {
-        let resolved = if layer < 0 { n + 1 + layer } else { layer };
-        if !(0..=n).contains(&resolved) {
+        let Some(resolved) = embedder.resolve_layer(layer) else {
             return Err(Error::Option(format!(
                 "layer {layer} out of range for a {n}-layer model (0..={n} or -1..=-{})",
                 n + 1
             )));
-        }
+        };
         let key = OutputKey { layer: resolved, pooling };
         if !keys.contains(&key) {
             keys.push(key);

@@ -13,7 +13,7 @@ use lance::dataset::{MergeInsertBuilder, WhenMatched, WhenNotMatched};
 use crate::error::{Error, Result};
 use crate::input::{self, ReadParams, VariantRecord};
 use crate::schema::{self, DATASETS, DatasetInfo, VARIANTS};
-use crate::store::{Store, check_dataset_name, sql_str};
+use crate::store::{Store, check_dataset_name, sql_literal};
 
 /// How to ingest.
 #[derive(Debug, Clone, Default)]
@@ -142,7 +142,7 @@ impl Store {
 
     /// The stored (sequence, target) of each id of `dataset`.
     async fn stored_variants(&self, dataset: &str) -> Result<HashMap<String, (String, Option<f64>)>> {
-        let filter = format!("dataset = {}", sql_str(dataset));
+        let filter = format!("dataset = {}", sql_literal(dataset));
         let Some(batch) = self.scan(VARIANTS, Some(&filter), Some(&["id", "sequence", "target"]), None).await? else {
             return Ok(HashMap::new());
         };
@@ -192,7 +192,7 @@ impl Store {
 
     /// One dataset's catalogue row, if it exists.
     pub async fn dataset_info(&self, name: &str) -> Result<Option<DatasetInfo>> {
-        let filter = format!("name = {}", sql_str(name));
+        let filter = format!("name = {}", sql_literal(name));
         let Some(batch) = self.scan(DATASETS, Some(&filter), None, None).await? else { return Ok(None) };
         Ok(schema::dataset_infos(&batch)?.into_iter().next())
     }
@@ -200,7 +200,7 @@ impl Store {
     /// The variants of `dataset` (all columns, input order within each ingest), at `version` or the
     /// latest. Unknown datasets are an [`Error::UnknownDataset`].
     pub async fn variants(&self, dataset: &str, version: Option<u64>) -> Result<arrow_array::RecordBatch> {
-        let filter = format!("dataset = {}", sql_str(dataset));
+        let filter = format!("dataset = {}", sql_literal(dataset));
         match self.scan(VARIANTS, Some(&filter), None, version).await? {
             Some(batch) if batch.num_rows() > 0 => Ok(batch),
             _ => Err(self.unknown_dataset(dataset).await),

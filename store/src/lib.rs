@@ -40,7 +40,7 @@ pub use ingest::{IngestParams, IngestReport};
 pub use input::{ColumnMap, InputFormat, ReadParams, VariantRecord};
 pub use maintenance::{CompactParams, CompactReport, TableVersion};
 pub use schema::{DATASETS, DatasetInfo, EMBEDDINGS_KEY, VARIANTS, embeddings_table};
-pub use store::{DEFAULT_STORE, Store, StoreParams};
+pub use store::{DEFAULT_STORE, Store, StoreParams, sql_literal};
 
 /// Re-exported so callers use the same Lance as the store.
 pub use lance;

@@ -212,8 +212,9 @@ pub(crate) async fn scan_dataset(
     scanner.try_into_batch().await.map_err(Error::lance(table, "scan"))
 }
 
-/// A SQL string literal (single quotes doubled) for Lance filters.
-pub(crate) fn sql_str(s: &str) -> String {
+/// `s` as a SQL string literal (`'…'`, single quotes doubled): for Lance filters here, and for the
+/// statements front ends build (`esmdb_sql::quote`). One quoting rule for the whole project.
+pub fn sql_literal(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
 }
 

@@ -61,6 +61,9 @@ impl Embedder for Paced {
     fn num_layers(&self) -> i32 {
         self.0.num_layers()
     }
+    fn resolve_layer(&self, layer: i32) -> Option<i32> {
+        self.0.resolve_layer(layer)
+    }
     fn embed(&self, sequences: &[&str], outputs: &[OutputKey]) -> Result<Vec<Vec<f32>>, BoxError> {
         std::thread::sleep(Duration::from_millis(5));
         self.0.embed(sequences, outputs)

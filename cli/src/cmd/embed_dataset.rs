@@ -6,7 +6,7 @@ use anyhow::Context;
 use esmdb_store::{EmbedParams, Pooling};
 
 use crate::args::EmbedArgs;
-use esmdb_sql::engine::{Model, StoreEmbedder};
+use esmdb_engine::{Model, StoreEmbedder};
 
 pub fn run(args: EmbedArgs) -> anyhow::Result<ExitCode> {
     let dataset = args.dataset.clone().context("--dataset is required here")?;
@@ -42,25 +42,27 @@ pub fn run(args: EmbedArgs) -> anyhow::Result<ExitCode> {
         let model = std::sync::Arc::new(Model::new(loaded, precision));
         let embedder = StoreEmbedder::new(model, options.batch_tokens, options.truncate);
         let bar = crate::progress::sequences(0, "embedding");
-        let started = std::time::Instant::now();
-        let report = store
-            .embed_dataset(&dataset, &embedder, &params, &mut |p| {
-                bar.set_length(p.misses as u64);
-                bar.set_position(p.embedded as u64);
-            })
-            .await?;
+        let done = esmdb_engine::fill::fill(&store, std::slice::from_ref(&dataset), &embedder, &params, &mut |_, p| {
+            bar.set_length(p.misses as u64);
+            bar.set_position(p.embedded as u64);
+        })
+        .await?;
         bar.finish_and_clear();
-        eprintln!(
-            "esmdb: `{dataset}` with {}: {} variants, {} distinct sequences; embedded {}, cache hits {} ({} batches, {} vectors written) in {:.1}s",
-            esmdb_store::Embedder::model_id(&embedder),
-            report.requested,
-            report.unique,
-            report.embedded,
-            report.hits,
-            report.batches,
-            report.vectors_written,
-            started.elapsed().as_secs_f64()
-        );
+        for d in &done {
+            let r = &d.report;
+            eprintln!(
+                "esmdb: `{}` with {}: {} variants, {} distinct sequences; embedded {}, cache hits {} ({} batches, {} vectors written) in {:.1}s",
+                d.dataset,
+                esmdb_store::Embedder::model_id(&embedder),
+                r.requested,
+                r.unique,
+                r.embedded,
+                r.hits,
+                r.batches,
+                r.vectors_written,
+                d.seconds
+            );
+        }
         Ok(ExitCode::SUCCESS)
     })
 }

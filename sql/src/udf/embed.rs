@@ -21,10 +21,10 @@ use datafusion::logical_expr::{
 use esmdb_store::{EmbedParams, Pooling, Store};
 
 use super::vectors;
-use crate::engine::{self, ModelKey, StoreEmbedder};
 use crate::error::{Error, call_error};
 use crate::options::EngineConfig;
 use crate::progress::{self, EmbedEvent};
+use esmdb_engine::{self as engine, StoreEmbedder};
 
 /// Name of the per-token function.
 pub const ESM2_EMBED: &str = "esm2_embed";
@@ -99,9 +99,9 @@ fn target(
             _ => return Err(call_error(function, "the layer argument must be a constant integer")),
         },
     };
-    let (dim, num_layers) = engine::model_shape(&model, config)?;
-    let layer = engine::resolve_layer(layer, num_layers, &model)?;
-    Ok(Target { model, layer, dim })
+    let shape = engine::model_shape(&model, &config.model_key(&model)).map_err(Error::from)?;
+    let layer = engine::resolve_layer(layer, shape.num_layers, &model).map_err(Error::from)?;
+    Ok(Target { model, layer, dim: shape.dim })
 }
 
 fn check_sequence_arg(function: &'static str, fields: &[FieldRef]) -> Result<()> {
@@ -180,17 +180,17 @@ impl AsyncScalarUDFImpl for Esm2Embed {
         let t = target(ESM2_EMBED, &self.config, &scalar_refs, &args.arg_fields, 1)?;
         let array = args.args[0].to_array(n)?;
         let (rows, seqs) = sequences(ESM2_EMBED, &array)?;
-        let key = ModelKey::new(&t.model, &exec);
+        let key = exec.model_key(&t.model);
         let batch_tokens = exec.batch_tokens;
         let computed = engine::on_engine_thread(&t.model, move || -> Result<Vec<Vec<f32>>> {
-            let model = engine::model(&key)?;
+            let model = engine::model(&key).map_err(Error::from)?;
             if seqs.is_empty() {
                 return Ok(Vec::new());
             }
             let refs: Vec<&str> = seqs.iter().map(String::as_str).collect();
             let out = model
                 .embed(&refs, vec![t.layer], vec![esmdb_model::Pooling::PerToken], batch_tokens, None)
-                .map_err(|e| Error::Engine { model: model.id.clone(), message: e.to_string() })?;
+                .map_err(|e| Error::from(engine::Error::Engine { model: model.id.clone(), message: e.to_string() }))?;
             engine::stats().per_token_sequences.fetch_add(refs.len(), Ordering::Relaxed);
             let mut per_seq = Vec::with_capacity(refs.len());
             let mut offset = 0;
@@ -201,7 +201,8 @@ impl AsyncScalarUDFImpl for Esm2Embed {
             }
             Ok(per_seq)
         })
-        .await??;
+        .await
+        .map_err(Error::from)??;
         let mut matrices: Vec<Option<Vec<f32>>> = vec![None; n];
         for (row, m) in rows.into_iter().zip(computed) {
             matrices[row] = Some(m);
@@ -257,17 +258,18 @@ impl AsyncScalarUDFImpl for Esm2EmbedPooled {
         let t = target(ESM2_EMBED_POOLED, &self.config, &scalar_refs, &args.arg_fields, 2)?;
         let array = args.args[0].to_array(n)?;
         let (rows, seqs) = sequences(ESM2_EMBED_POOLED, &array)?;
-        let key = ModelKey::new(&t.model, &exec);
+        let key = exec.model_key(&t.model);
         let handle = tokio::runtime::Handle::current();
         let vectors = engine::on_engine_thread(&t.model, move || -> Result<Vec<Vec<f32>>> {
             if seqs.is_empty() {
                 return Ok(Vec::new());
             }
-            let model = engine::model(&key)?;
+            let model = engine::model(&key).map_err(Error::from)?;
             let embedder = StoreEmbedder::new(model, exec.batch_tokens, None);
             handle.block_on(cached_vectors(&exec, &embedder, &seqs, t.layer, pooling))
         })
-        .await??;
+        .await
+        .map_err(Error::from)??;
         let mut out: Vec<Option<Vec<f32>>> = vec![None; n];
         for (row, v) in rows.into_iter().zip(vectors) {
             out[row] = Some(v);

@@ -69,6 +69,14 @@ impl Embedder for CountingEmbedder {
     fn num_layers(&self) -> i32 {
         6
     }
+    /// A fixed 6-layer mock: layers 0..=6, or -7..=-1 from the end.
+    fn resolve_layer(&self, layer: i32) -> Option<i32> {
+        match layer {
+            0..=6 => Some(layer),
+            -7..=-1 => Some(7 + layer),
+            _ => None,
+        }
+    }
     fn embed(&self, sequences: &[&str], outputs: &[OutputKey]) -> Result<Vec<Vec<f32>>, BoxError> {
         let calls = self.calls.fetch_add(1, Ordering::SeqCst);
         if self.fail_after_calls.is_some_and(|n| calls >= n) {

@@ -1,0 +1,63 @@
+//! Errors of the engine layer: each names the model (as the user wrote it) and what failed.
+
+/// Errors of the engine layer.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A model could not be resolved or loaded.
+    ///
+    /// The cause is kept as text: the message goes on with the list of known architectures, and a
+    /// printer that walks sources would show the cause twice.
+    #[error("unknown model `{name}`: {message}\nknown architectures: {}", esmdb_model::ARCHITECTURES.iter().map(|a| a.0).collect::<Vec<_>>().join(", "))]
+    UnknownModel {
+        /// As written.
+        name: String,
+        /// Why (the places searched, or the load error).
+        message: String,
+    },
+    /// A layer outside the model.
+    #[error("layer {layer} is out of range for `{model}`, which has layers 0..={num_layers} (or -1..=-{})", num_layers + 1)]
+    Layer {
+        /// The model.
+        model: String,
+        /// As written.
+        layer: i64,
+        /// The model's transformer layers.
+        num_layers: i64,
+    },
+    /// A bad engine setting (device, precision, threads).
+    #[error("setting {name} = '{value}': {message}")]
+    Setting {
+        /// Setting name (`esmdb.device`, …).
+        name: &'static str,
+        /// Value.
+        value: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A forward pass or a model load failed or panicked.
+    #[error("model `{model}`: {message}")]
+    Engine {
+        /// Model.
+        model: String,
+        /// What failed.
+        message: String,
+    },
+    /// Filling the store's cache failed.
+    #[error("embedding `{dataset}` with {model}: {source}")]
+    Fill {
+        /// Dataset.
+        dataset: String,
+        /// Model id.
+        model: String,
+        /// The store's error.
+        #[source]
+        source: esmdb_store::Error,
+    },
+    /// A store error outside a fill.
+    #[error(transparent)]
+    Store(#[from] esmdb_store::Error),
+}
+
+/// Result with [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
