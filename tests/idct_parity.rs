@@ -16,7 +16,7 @@ fn check(rows: usize, dim: usize, n: usize, m: usize, seed: u64) -> Result<()> {
     )
     .context("reading the reference output")?;
     let inner: Vec<f64> = emb[1..rows - 1].iter().flatten().copied().collect();
-    let ours = esmdb_sql::udf::idct::quant2d(&inner, rows - 2, dim, n, m);
+    let ours = esmdb_compress::idct::quant2d(&inner, rows - 2, dim, n, m)?;
     assert_eq!(ours.len(), reference.len());
     // Truncation to an integer can flip at an exact boundary; allow that, nothing else.
     let off: Vec<(usize, f32, i64)> = ours

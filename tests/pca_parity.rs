@@ -18,7 +18,7 @@ fn check(rows: usize, dim: usize, k: usize, seed: u64) -> Result<()> {
     )
     .context("reading the reference output")?;
     let flat: Vec<f32> = emb.iter().flatten().copied().collect();
-    let ours = esmdb_sql::udf::pca::pca_scores(&flat, rows, dim, k).map_err(anyhow::Error::msg)?;
+    let ours = esmdb_compress::pca::scores(&flat, rows, dim, k)?;
     assert_eq!(ours.len(), reference.len());
     let scale = reference.iter().fold(0.0f64, |m, v| m.max(v.abs()));
     for (i, (a, b)) in ours.iter().zip(&reference).enumerate() {

@@ -28,6 +28,17 @@ pub enum Error {
         #[source]
         source: esmdb_regress::Error,
     },
+    /// A compression refused a row's matrix.
+    #[error("{function}: row {row}: {source}")]
+    Compress {
+        /// Function name.
+        function: &'static str,
+        /// The row, from 1.
+        row: usize,
+        /// The error.
+        #[source]
+        source: esmdb_compress::Error,
+    },
 }
 
 /// Result with [`Error`].
@@ -47,4 +58,10 @@ impl From<Error> for DataFusionError {
 /// An error of `function` (a wrong argument, or a row it cannot take).
 pub(crate) fn call_error(function: &'static str, message: impl Into<String>) -> DataFusionError {
     Error::Call { function, message: message.into() }.into()
+}
+
+/// `function`'s error for the row at index `row` (from 0; printed from 1) whose matrix
+/// [`esmdb_compress`] refused.
+pub(crate) fn compress_error(function: &'static str, row: usize, source: esmdb_compress::Error) -> DataFusionError {
+    Error::Compress { function, row: row + 1, source }.into()
 }

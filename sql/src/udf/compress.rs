@@ -1,5 +1,5 @@
 //! `compress_mean`, `compress_bos`, `compress_max`: a per-token matrix to one vector per row, as
-//! SWAT's `compressing_embeddings.py` does before regression.
+//! SWAT's `compressing_embeddings.py` does before regression ([`esmdb_compress::pool`]).
 //!
 //! `compress_mean(esm2_embed(s, …))` and `compress_bos(esm2_embed(s, …))` are rewritten at planning
 //! (the `simplify` hook) into `esm2_embed_pooled(s, 'mean'|'bos', …)`, which pools on the device and
@@ -13,10 +13,11 @@ use datafusion::logical_expr::{
     ColumnarValue, Expr, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
 };
 use datafusion::prelude::lit;
+use esmdb_compress::Pooling;
 
 use super::embed::{ESM2_EMBED, Esm2EmbedPooled};
 use super::vectors::{self, Tokens};
-use crate::error::call_error;
+use crate::error::{call_error, compress_error};
 use crate::options::EngineConfig;
 
 /// How a per-token matrix becomes one vector.
@@ -119,39 +120,21 @@ impl ScalarUDFImpl for Compress {
 }
 
 impl Compress {
+    /// Row `row`'s matrix pooled by [`esmdb_compress::pool`].
     fn compress(&self, row: usize, m: &Tokens) -> Result<Vec<f32>> {
-        if m.rows == 0 {
-            return Err(call_error(self.kind.name(), format!("row {}: the per-token matrix is empty", row + 1)));
-        }
-        // `chunks(0)` below would panic; a vector of nothing is not a feature vector either.
-        if m.dim == 0 {
-            return Err(call_error(
-                self.kind.name(),
-                format!("row {}: the per-token matrix has {} tokens of width 0", row + 1, m.rows),
-            ));
-        }
-        let rows = || m.values.chunks(m.dim);
-        match self.kind {
-            Compression::Mean => {
-                // Accumulate in f64: long sequences lose digits in an f32 running sum.
-                let mut acc = vec![0f64; m.dim];
-                for r in rows() {
-                    acc.iter_mut().zip(r).for_each(|(a, v)| *a += f64::from(*v));
-                }
-                Ok(acc.into_iter().map(|a| (a / m.rows as f64) as f32).collect())
+        let pooling = match self.kind {
+            Compression::Mean => Pooling::Mean,
+            Compression::Max => Pooling::Max,
+            // esmdb_compress's `bos` takes the first row, which in a residue matrix is a residue.
+            Compression::Bos => {
+                return Err(call_error(
+                    "compress_bos",
+                    "needs the <cls> vector, which a per-residue matrix does not contain: call it directly on \
+                     esm2_embed(sequence …) (rewritten to the cached pooled form), or use esm2_embed_pooled(sequence, 'bos')",
+                ));
             }
-            Compression::Max => {
-                let mut acc = vec![f32::NEG_INFINITY; m.dim];
-                for r in rows() {
-                    acc.iter_mut().zip(r).for_each(|(a, v)| *a = a.max(*v));
-                }
-                Ok(acc)
-            }
-            Compression::Bos => Err(call_error(
-                "compress_bos",
-                "needs the <cls> vector, which a per-residue matrix does not contain: call it directly on \
-                 esm2_embed(sequence …) (rewritten to the cached pooled form), or use esm2_embed_pooled(sequence, 'bos')",
-            )),
-        }
+        };
+        esmdb_compress::pool(&m.values, m.rows, m.dim, pooling)
+            .map_err(|source| compress_error(self.kind.name(), row, source))
     }
 }

@@ -1,11 +1,7 @@
 //! `compress_idct(x, n, m)`: the iDCT quantization of SWAT's `compressing_embeddings.py` (from
-//! PROST), a fixed-length `n·m` vector of integers 0..=127 from a per-residue matrix of any length.
-//!
-//! As in the reference: drop the first and last residue rows, DCT-II (orthonormal) along residues,
-//! keep `n` coefficients, invert at length `n`, scale each dimension to [0, 1]; then the same along
-//! the embedding dimension keeping `m`; multiply by 127 and truncate to an integer. The paper's
-//! settings: iDCT1 = (5, 44), iDCT2 = (10, 64), iDCT3 = (10, 128).
-use std::f64::consts::PI;
+//! PROST), a fixed-length `n·m` vector of integers 0..=127 from a per-residue matrix of any length
+//! ([`esmdb_compress::idct::quantize`]). The paper's settings: iDCT1 = (5, 44), iDCT2 = (10, 64),
+//! iDCT3 = (10, 128).
 use std::sync::Arc;
 
 use arrow::datatypes::{DataType, Field, FieldRef};
@@ -16,7 +12,7 @@ use datafusion::logical_expr::{
 };
 
 use super::vectors;
-use crate::error::call_error;
+use crate::error::{call_error, compress_error};
 
 const NAME: &str = "compress_idct";
 
@@ -84,127 +80,12 @@ impl ScalarUDFImpl for CompressIdct {
         for (row, t) in vectors::token_matrices(NAME, &array)?.into_iter().enumerate() {
             out.push(match t {
                 None => None,
-                Some(t) => {
-                    if t.rows < 3 {
-                        return Err(call_error(
-                            NAME,
-                            format!("row {}: needs at least 3 residues (the first and last are dropped)", row + 1),
-                        ));
-                    }
-                    if n > t.rows - 2 {
-                        // SWAT's quant2D fails here too (it cannot reshape to n·m).
-                        return Err(call_error(
-                            NAME,
-                            format!(
-                                "row {}: n = {n} exceeds the {} residues left after dropping the first and last",
-                                row + 1,
-                                t.rows - 2
-                            ),
-                        ));
-                    }
-                    if m > t.dim {
-                        return Err(call_error(
-                            NAME,
-                            format!("row {}: m = {m} exceeds the embedding width {}", row + 1, t.dim),
-                        ));
-                    }
-                    // NaN or ±inf would make the scaling, and so every integer, meaningless.
-                    if let Some(v) = t.values.iter().find(|v| !v.is_finite()) {
-                        return Err(call_error(NAME, format!("row {}: the embedding holds {v}", row + 1)));
-                    }
-                    let inner: Vec<f64> = t.values[t.dim..(t.rows - 1) * t.dim].iter().map(|v| f64::from(*v)).collect();
-                    Some(quant2d(&inner, t.rows - 2, t.dim, n, m))
-                }
+                Some(t) => Some(
+                    esmdb_compress::idct::quantize(&t.values, t.rows, t.dim, n, m)
+                        .map_err(|source| compress_error(NAME, row, source))?,
+                ),
             });
         }
         Ok(ColumnarValue::Array(vectors::fsl_f32(NAME, width, &out)?))
-    }
-}
-
-/// `quant2D(emb, n, m)` on an `[rows, dim]` matrix whose first and last residue are already dropped.
-pub fn quant2d(values: &[f64], rows: usize, dim: usize, n: usize, m: usize) -> Vec<f32> {
-    // First pass along residues: for each dimension, a length-`rows` signal → `n` values; [dim, n].
-    let columns: Vec<Vec<f64>> = (0..dim).map(|d| (0..rows).map(|r| values[r * dim + d]).collect()).collect();
-    let first: Vec<Vec<f64>> = columns.iter().map(|c| scale(idct_ortho(&dct_ortho(c, n)))).collect();
-    // Second pass along dimensions: for each of the n rows, a length-`dim` signal → `m` values.
-    let mut out = Vec::with_capacity(n * m);
-    for i in 0..n {
-        let signal: Vec<f64> = first.iter().map(|c| c[i]).collect();
-        out.extend(scale(idct_ortho(&dct_ortho(&signal, m))).into_iter().map(|v| (v * 127.0).trunc() as f32));
-    }
-    out
-}
-
-/// The first `k` coefficients of the orthonormal DCT-II of `x` (scipy `dct(x, type=2, norm='ortho')[:k]`).
-fn dct_ortho(x: &[f64], k: usize) -> Vec<f64> {
-    let n = x.len() as f64;
-    (0..k)
-        .map(|f| {
-            let s = if f == 0 { (1.0 / n).sqrt() } else { (2.0 / n).sqrt() };
-            if f >= x.len() {
-                return 0.0;
-            }
-            s * x
-                .iter()
-                .enumerate()
-                .map(|(j, v)| v * (PI * f as f64 * (2 * j + 1) as f64 / (2.0 * n)).cos())
-                .sum::<f64>()
-        })
-        .collect()
-}
-
-/// Orthonormal inverse of the DCT-II at the coefficients' own length (scipy `idct(c, type=2, norm='ortho')`).
-fn idct_ortho(c: &[f64]) -> Vec<f64> {
-    let n = c.len() as f64;
-    (0..c.len())
-        .map(|j| {
-            c.iter()
-                .enumerate()
-                .map(|(f, v)| {
-                    let s = if f == 0 { (1.0 / n).sqrt() } else { (2.0 / n).sqrt() };
-                    s * v * (PI * f as f64 * (2 * j + 1) as f64 / (2.0 * n)).cos()
-                })
-                .sum()
-        })
-        .collect()
-}
-
-/// PROST's `scale`: to [0, 1] by min and max (a constant signal becomes zeros).
-fn scale(v: Vec<f64>) -> Vec<f64> {
-    let (lo, hi) = v.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| (a.min(*x), b.max(*x)));
-    let range = hi - lo;
-    v.into_iter().map(|x| if range > 0.0 { (x - lo) / range } else { 0.0 }).collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn dct_then_idct_at_full_length_is_identity() {
-        let x = [0.3, -1.2, 2.5, 0.0, 4.1];
-        let back = idct_ortho(&dct_ortho(&x, x.len()));
-        for (a, b) in x.iter().zip(back) {
-            assert!((a - b).abs() < 1e-12);
-        }
-    }
-
-    #[test]
-    fn dct_of_a_constant_is_its_scaled_mean() {
-        // Orthonormal DCT-II: X0 = sqrt(N)·mean, the rest 0.
-        let c = dct_ortho(&[2.0; 4], 3);
-        assert!((c[0] - 4.0).abs() < 1e-12 && c[1].abs() < 1e-12 && c[2].abs() < 1e-12);
-    }
-
-    #[test]
-    fn quantized_values_are_integers_in_range() {
-        let values: Vec<f64> = (0..7 * 6).map(|i| ((i * 37) % 11) as f64 - 5.0).collect();
-        let q = quant2d(&values, 7, 6, 3, 4);
-        assert_eq!(q.len(), 12);
-        assert!(q.iter().all(|v| v.fract() == 0.0 && (0.0..=127.0).contains(v)));
-        // Each row of m values spans the full range after scaling: a 0 and a 127 in every row.
-        for row in q.chunks(4) {
-            assert!(row.contains(&0.0) && row.contains(&127.0), "{row:?}");
-        }
     }
 }
