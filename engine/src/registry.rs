@@ -94,6 +94,7 @@ pub fn model(key: &ModelKey) -> Result<Arc<Model>> {
     let loaded = off_runtime(&key.model, || esmdb_model::load(&key.model, &options))?
         .map_err(|e| unknown_model(&key.model, e))?;
     let model = Arc::new(Model::new(loaded, precision));
+    stats().models_loaded.fetch_add(1, Ordering::Relaxed);
     models.insert(key.clone(), Arc::clone(&model));
     Ok(model)
 }
@@ -109,13 +110,16 @@ pub struct ModelShape {
 
 /// The shape of `name` with as little I/O as possible, for planning:
 ///
+/// - a model loaded earlier in this process: the registry;
 /// - a published architecture name (`esm2_t6_8M_UR50D`): from the built-in table, no I/O at all
 ///   (the name fixes the architecture; weights are found and loaded only where the plan runs);
 /// - a checkpoint directory: its `config.json` (a few hundred bytes, never the weights);
-/// - a model loaded earlier in this process: the registry;
 /// - otherwise (a fair-esm `.pt`, whose shape is only in its tensors): the model is loaded once and
 ///   kept in the registry, so execution finds it there.
 pub fn model_shape(name: &str, key: &ModelKey) -> Result<ModelShape> {
+    if let Some(m) = registry().get(key) {
+        return Ok(ModelShape { dim: m.dim, num_layers: m.num_layers });
+    }
     let bare = name.rsplit('/').next().unwrap_or(name);
     if !Path::new(name).exists()
         && let Some(&(_, layers, hidden, _)) = esmdb_model::ARCHITECTURES.iter().find(|a| a.0 == bare)

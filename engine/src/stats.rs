@@ -5,6 +5,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 /// Counters of engine work.
 #[derive(Debug, Default)]
 pub struct EngineStats {
+    /// Models loaded into the registry (each once per process and key).
+    pub models_loaded: AtomicUsize,
     /// Sequences passed through a model (one forward pass each).
     pub forward_passes: AtomicUsize,
     /// Sequences whose per-token output was computed (`esm2_embed` without pooling).
@@ -16,6 +18,8 @@ pub struct EngineStats {
 /// A snapshot of [`EngineStats`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct StatsSnapshot {
+    /// See [`EngineStats::models_loaded`].
+    pub models_loaded: usize,
     /// See [`EngineStats::forward_passes`].
     pub forward_passes: usize,
     /// See [`EngineStats::per_token_sequences`].
@@ -34,6 +38,7 @@ impl EngineStats {
     /// Current values.
     pub fn snapshot(&self) -> StatsSnapshot {
         StatsSnapshot {
+            models_loaded: self.models_loaded.load(Ordering::Relaxed),
             forward_passes: self.forward_passes.load(Ordering::Relaxed),
             per_token_sequences: self.per_token_sequences.load(Ordering::Relaxed),
             cache_hits: self.cache_hits.load(Ordering::Relaxed),

@@ -57,21 +57,12 @@ pub fn compact(args: CompactArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// `YYYY-MM-DDTHH:MM:SS.ffffffZ` from µs since the epoch (civil-from-days, no date crate needed).
+/// `YYYY-MM-DDTHH:MM:SS.ffffffZ` (UTC) from µs since the epoch, as Lance records commit times.
 fn format_micros(us: i64) -> String {
-    let secs = us.div_euclid(1_000_000);
-    let frac = us.rem_euclid(1_000_000);
-    let (days, sod) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{frac:06}Z", sod / 3600, sod % 3600 / 60, sod % 60)
+    match chrono::DateTime::from_timestamp_micros(us) {
+        Some(t) => t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string(),
+        None => format!("{us} µs after 1970-01-01 (out of range)"),
+    }
 }
 
 #[cfg(test)]

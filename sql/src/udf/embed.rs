@@ -67,20 +67,15 @@ impl Esm2EmbedPooled {
     }
 }
 
-/// Model and layer of a call: constant arguments at `model_at`/`model_at + 1`, else the defaults.
-struct Target {
-    model: String,
-    layer: i64,
-    dim: usize,
-}
-
-fn target(
+/// Model and layer as the call wrote them: constant arguments at `model_at`/`model_at + 1`, else
+/// the session's defaults. No I/O.
+fn call_args(
     function: &'static str,
     config: &EngineConfig,
     scalars: &[Option<&ScalarValue>],
     fields: &[FieldRef],
     model_at: usize,
-) -> Result<Target> {
+) -> Result<(String, i64)> {
     let model = match fields.get(model_at) {
         None => config.model.clone(),
         Some(_) => match scalars.get(model_at).copied().flatten().and_then(|s| s.try_as_str()) {
@@ -99,9 +94,46 @@ fn target(
             _ => return Err(call_error(function, "the layer argument must be a constant integer")),
         },
     };
+    Ok((model, layer))
+}
+
+/// Planning: checks the call's model and layer and returns the width that types its result, found
+/// without loading weights where the model's name or `config.json` tells it
+/// (`esmdb_engine::model_shape`).
+fn planned_dim(
+    function: &'static str,
+    config: &EngineConfig,
+    scalars: &[Option<&ScalarValue>],
+    fields: &[FieldRef],
+    model_at: usize,
+) -> Result<usize> {
+    let (model, layer) = call_args(function, config, scalars, fields, model_at)?;
     let shape = engine::model_shape(&model, &config.model_key(&model)).map_err(Error::from)?;
-    let layer = engine::resolve_layer(layer, shape.num_layers, &model).map_err(Error::from)?;
-    Ok(Target { model, layer, dim: shape.dim })
+    engine::resolve_layer(layer, shape.num_layers, &model).map_err(Error::from)?;
+    Ok(shape.dim)
+}
+
+/// Execution, on the engine thread: the model from the registry (loaded on the first batch of the
+/// process, found on every later one) and the call's layer resolved against it. The width must be
+/// the one planning typed the result with.
+fn loaded(
+    key: &engine::ModelKey,
+    layer: i64,
+    planned: Option<usize>,
+) -> std::result::Result<(std::sync::Arc<engine::Model>, i64), Error> {
+    let model = engine::model(key)?;
+    let layer = engine::resolve_layer(layer, model.num_layers, &key.model)?;
+    if let Some(planned) = planned.filter(|&d| d != model.dim) {
+        return Err(engine::Error::Engine {
+            model: key.model.clone(),
+            message: format!(
+                "its weights are {} wide, but its name or config.json said {planned} when the query was planned",
+                model.dim
+            ),
+        }
+        .into());
+    }
+    Ok((model, layer))
 }
 
 fn check_sequence_arg(function: &'static str, fields: &[FieldRef]) -> Result<()> {
@@ -157,8 +189,8 @@ impl ScalarUDFImpl for Esm2Embed {
 
     fn return_field_from_args(&self, args: ReturnFieldArgs) -> Result<FieldRef> {
         check_sequence_arg(ESM2_EMBED, args.arg_fields)?;
-        let t = target(ESM2_EMBED, &self.config, args.scalar_arguments, args.arg_fields, 1)?;
-        Ok(Arc::new(Field::new(ESM2_EMBED, vectors::tokens_type(t.dim)?, true)))
+        let dim = planned_dim(ESM2_EMBED, &self.config, args.scalar_arguments, args.arg_fields, 1)?;
+        Ok(Arc::new(Field::new(ESM2_EMBED, vectors::tokens_type(dim)?, true)))
     }
 
     fn invoke_with_args(&self, _args: ScalarFunctionArgs) -> Result<ColumnarValue> {
@@ -177,19 +209,21 @@ impl AsyncScalarUDFImpl for Esm2Embed {
         let exec = exec_config(&args);
         let scalars = constant_args(&args);
         let scalar_refs: Vec<Option<&ScalarValue>> = scalars.iter().map(Option::as_ref).collect();
-        let t = target(ESM2_EMBED, &self.config, &scalar_refs, &args.arg_fields, 1)?;
+        let (model_name, layer) = call_args(ESM2_EMBED, &self.config, &scalar_refs, &args.arg_fields, 1)?;
+        let dim = vectors::token_dim(args.return_field.data_type())
+            .ok_or_else(|| DataFusionError::Internal("esm2_embed was planned without a width".into()))?;
         let array = args.args[0].to_array(n)?;
         let (rows, seqs) = sequences(ESM2_EMBED, &array)?;
-        let key = exec.model_key(&t.model);
+        let key = exec.model_key(&model_name);
         let batch_tokens = exec.batch_tokens;
-        let computed = engine::on_engine_thread(&t.model, move || -> Result<Vec<Vec<f32>>> {
-            let model = engine::model(&key).map_err(Error::from)?;
+        let computed = engine::on_engine_thread(&model_name, move || -> Result<Vec<Vec<f32>>> {
+            let (model, layer) = loaded(&key, layer, Some(dim))?;
             if seqs.is_empty() {
                 return Ok(Vec::new());
             }
             let refs: Vec<&str> = seqs.iter().map(String::as_str).collect();
             let out = model
-                .embed(&refs, vec![t.layer], vec![esmdb_model::Pooling::PerToken], batch_tokens, None)
+                .embed(&refs, vec![layer], vec![esmdb_model::Pooling::PerToken], batch_tokens, None)
                 .map_err(|e| Error::from(engine::Error::Engine { model: model.id.clone(), message: e.to_string() }))?;
             engine::stats().per_token_sequences.fetch_add(refs.len(), Ordering::Relaxed);
             let mut per_seq = Vec::with_capacity(refs.len());
@@ -207,7 +241,7 @@ impl AsyncScalarUDFImpl for Esm2Embed {
         for (row, m) in rows.into_iter().zip(computed) {
             matrices[row] = Some(m);
         }
-        Ok(ColumnarValue::Array(vectors::tokens_array(t.dim, &matrices)?))
+        Ok(ColumnarValue::Array(vectors::tokens_array(dim, &matrices)?))
     }
 }
 
@@ -227,8 +261,8 @@ impl ScalarUDFImpl for Esm2EmbedPooled {
     fn return_field_from_args(&self, args: ReturnFieldArgs) -> Result<FieldRef> {
         check_sequence_arg(ESM2_EMBED_POOLED, args.arg_fields)?;
         pooling_arg(args.scalar_arguments.get(1).copied().flatten())?;
-        let t = target(ESM2_EMBED_POOLED, &self.config, args.scalar_arguments, args.arg_fields, 2)?;
-        Ok(Arc::new(Field::new(ESM2_EMBED_POOLED, vectors::fsl_f32_type(t.dim)?, true)))
+        let dim = planned_dim(ESM2_EMBED_POOLED, &self.config, args.scalar_arguments, args.arg_fields, 2)?;
+        Ok(Arc::new(Field::new(ESM2_EMBED_POOLED, vectors::fsl_f32_type(dim)?, true)))
     }
 
     fn invoke_with_args(&self, _args: ScalarFunctionArgs) -> Result<ColumnarValue> {
@@ -255,18 +289,23 @@ impl AsyncScalarUDFImpl for Esm2EmbedPooled {
         let scalars = constant_args(&args);
         let scalar_refs: Vec<Option<&ScalarValue>> = scalars.iter().map(Option::as_ref).collect();
         let pooling = pooling_arg(scalar_refs.get(1).copied().flatten())?;
-        let t = target(ESM2_EMBED_POOLED, &self.config, &scalar_refs, &args.arg_fields, 2)?;
+        let (model_name, layer) = call_args(ESM2_EMBED_POOLED, &self.config, &scalar_refs, &args.arg_fields, 2)?;
+        let dim = match args.return_field.data_type() {
+            DataType::FixedSizeList(_, d) => usize::try_from(*d).ok(),
+            _ => None,
+        }
+        .ok_or_else(|| DataFusionError::Internal("esm2_embed_pooled was planned without a width".into()))?;
         let array = args.args[0].to_array(n)?;
         let (rows, seqs) = sequences(ESM2_EMBED_POOLED, &array)?;
-        let key = exec.model_key(&t.model);
+        let key = exec.model_key(&model_name);
         let handle = tokio::runtime::Handle::current();
-        let vectors = engine::on_engine_thread(&t.model, move || -> Result<Vec<Vec<f32>>> {
+        let vectors = engine::on_engine_thread(&model_name, move || -> Result<Vec<Vec<f32>>> {
             if seqs.is_empty() {
                 return Ok(Vec::new());
             }
-            let model = engine::model(&key).map_err(Error::from)?;
+            let (model, layer) = loaded(&key, layer, Some(dim))?;
             let embedder = StoreEmbedder::new(model, exec.batch_tokens, None);
-            handle.block_on(cached_vectors(&exec, &embedder, &seqs, t.layer, pooling))
+            handle.block_on(cached_vectors(&exec, &embedder, &seqs, layer, pooling))
         })
         .await
         .map_err(Error::from)??;
@@ -274,7 +313,7 @@ impl AsyncScalarUDFImpl for Esm2EmbedPooled {
         for (row, v) in rows.into_iter().zip(vectors) {
             out[row] = Some(v);
         }
-        Ok(ColumnarValue::Array(vectors::fsl_f32(ESM2_EMBED_POOLED, t.dim, &out)?))
+        Ok(ColumnarValue::Array(vectors::fsl_f32(ESM2_EMBED_POOLED, dim, &out)?))
     }
 }
 
