@@ -67,7 +67,7 @@ fn init_then_embed_writes_the_documented_parquet() {
     assert!(matches!(batch.column(3).data_type(), DataType::List(f) if f.data_type() == &fsl));
 
     // Input order is kept, and the stored mean equals the mean of the stored per-token rows.
-    let records = esmdb_model::fasta::read(&fixture()).unwrap();
+    let records = esmdb_seq::fasta::read(&fixture()).unwrap();
     let ids = batch.column(0).as_string::<i32>();
     assert!(records.iter().enumerate().all(|(i, r)| ids.value(i) == r.id));
     let mean = batch.column(5).as_fixed_size_list().value(0);
@@ -87,11 +87,15 @@ fn bad_fasta_inputs_fail_cleanly_and_write_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let model = init_model(dir.path());
     let cases = [
-        ("empty.fasta", "", "empty.fasta:0: no FASTA records (empty file)"),
+        ("empty.fasta", "", "empty.fasta: no FASTA records (empty file)"),
         ("noheader.fasta", "MKT\n", "noheader.fasta:1: sequence data before the first `>` header"),
         ("dup.fasta", ">a\nMK\n>a\nMT\n", "dup.fasta:3: duplicate id `a` (first seen on line 1)"),
-        ("emptyseq.fasta", ">a\n>b\nMK\n", "emptyseq.fasta:1: record `a` has an empty sequence"),
-        ("residue.fasta", ">a\nMK\n>b\nMKJ\n", "residue.fasta:3: sequence `b`: invalid residue `J` at position 3"),
+        ("emptyseq.fasta", ">a\n>b\nMK\n", "emptyseq.fasta:1: sequence `a` is empty"),
+        (
+            "residue.fasta",
+            ">a\nMK\n>b\nMKJ\n",
+            "residue.fasta:3: sequence `b`: `J` at position 3 is not a residue letter",
+        ),
     ];
     for (name, text, expected) in cases {
         let fasta = dir.path().join(name);

@@ -59,9 +59,13 @@ fn residue_id(c: u8) -> Option<i64> {
 
 /// Tokenizes one sequence into residue token ids (without `<cls>`/`<eos>`).
 ///
-/// Lowercase letters are accepted; special tokens may be written inline as `<mask>`, `<unk>`, etc.
-/// (as fair-esm's tokenizer allows). Anything else is an [`Error::InvalidResidue`] naming `id` and
-/// the 1-based position.
+/// Lowercase letters are accepted; the gap tokens `.` `-` and special tokens written inline as
+/// `<mask>`, `<unk>`, etc. are tokenized (as fair-esm's tokenizer does), for callers that build
+/// inputs themselves (zero-shot scoring masks positions). Anything else is an
+/// [`Error::InvalidResidue`] naming `id` and the 1-based position.
+///
+/// This is not the input policy: user input (FASTA files, ingested tables, SQL values) goes through
+/// `esmdb-seq`, which refuses gaps and model tokens, before it reaches the tokenizer.
 pub fn tokenize(id: &str, sequence: &str) -> Result<Vec<i64>> {
     let bytes = sequence.as_bytes();
     let mut tokens = Vec::with_capacity(bytes.len());

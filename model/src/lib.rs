@@ -1,10 +1,11 @@
 //! ESM2 protein language model inference on libtorch (tch).
 //!
-//! What this crate knows: the ESM alphabet, the ESM2 architecture (identical to fair-esm's `ESM2` and
+//! What this crate knows: the ESM alphabet's tokens, the ESM2 architecture (identical to fair-esm's `ESM2` and
 //! transformers' `EsmModel`), how to read its checkpoints (Hugging Face directories, fair-esm `.pt`
 //! files, names resolved from local caches), and how to embed many sequences with pooling on the
 //! device. What it must not know: storage, SQL, regression — those crates use it through
-//! [`Embedder`].
+//! [`Embedder`] — nor which sequences a user may give: that policy (and the FASTA reader) is
+//! `esmdb-seq`'s, applied by every front end before a sequence gets here.
 //!
 //! ```no_run
 //! use esmdb_model::{EmbedOptions, LoadOptions, Pooling};
@@ -21,7 +22,6 @@ mod config;
 mod embed;
 mod error;
 mod esm2;
-pub mod fasta;
 pub mod hub;
 pub mod init;
 pub mod resolve;

@@ -120,6 +120,14 @@ mod tests {
         assert_eq!(seq_hash("").len(), 64);
     }
 
+    /// The cache key of stores written before this crate existed (`sha256sum` of the normalized bytes): a changed
+    /// hash would silently turn every cached vector into a miss.
+    #[test]
+    fn seq_hash_is_the_sha256_hex_old_stores_are_keyed_by() {
+        assert_eq!(seq_hash("MKTAY"), "bc7b36f275e07968c69b6007d7196157c1df7070c8e89b10ea9c642b337a9d04");
+        assert_eq!(seq_hash(RESIDUES), "a30a1db0ef97a525f5e37c47d2eb338cadf6d7de2b7fec98835cfd04988a258a");
+    }
+
     #[test]
     fn refusals_say_what_and_where() {
         assert_eq!(refused("MK*A"), format!("`*` at position 3 {STOP}"));

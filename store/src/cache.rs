@@ -143,7 +143,7 @@ impl Store {
         self.embed_sequences(&sequences, embedder, params, progress).await
     }
 
-    /// Embeds the cache misses among `sequences` (normalized; see [`crate::sequence::normalize`]).
+    /// Embeds the cache misses among `sequences` (normalized; see [`esmdb_seq::normalize`]).
     pub async fn embed_sequences(
         &self,
         sequences: &[&str],
@@ -159,7 +159,7 @@ impl Store {
         let dim = embedder.dim();
         let mut unique: HashMap<String, &str> = HashMap::new();
         for s in sequences {
-            unique.entry(crate::sequence::seq_hash(s)).or_insert(s);
+            unique.entry(esmdb_seq::seq_hash(s)).or_insert(s);
         }
         let mut cached: Vec<HashSet<String>> = Vec::with_capacity(outputs.len());
         for key in &outputs {
@@ -219,7 +219,7 @@ impl Store {
         let params = EmbedParams { outputs: vec![(layer, pooling)], batch_sequences };
         self.embed_sequences(sequences, embedder, &params, &mut |_| {}).await?;
         let key = resolve_outputs(embedder, &params.outputs)?[0];
-        let hashes: Vec<String> = sequences.iter().map(|s| crate::sequence::seq_hash(s)).collect();
+        let hashes: Vec<String> = sequences.iter().map(|s| esmdb_seq::seq_hash(s)).collect();
         let found = self.lookup(embedder.model_id(), embedder.dim(), key, &hashes).await?;
         hashes
             .iter()

@@ -37,15 +37,26 @@ pub enum Error {
         /// What is wrong.
         message: String,
     },
-    /// A sequence is empty.
-    #[error("{}:{line}: sequence `{id}` is empty", path.display())]
-    EmptySequence {
+    /// A sequence the sequence policy refuses ([`esmdb_seq::normalize`]): a gap, a stop codon, a digit, a
+    /// model token, another non-residue character, or nothing at all. The same words as `esmdb embed
+    /// --fasta` and SQL's `esm2_embed` use for the same sequence.
+    #[error("{}:{line}: {source}", path.display())]
+    Sequence {
         /// The file.
         path: PathBuf,
-        /// 1-based line of the record.
+        /// 1-based line of the record (for Parquet: 1-based row + 1).
         line: usize,
-        /// The sequence id.
-        id: String,
+        /// The sequence's id and why it is refused.
+        #[source]
+        source: esmdb_seq::SequenceError,
+    },
+    /// A FASTA file that is not valid FASTA (no records, data before the first header, a header
+    /// without an id), in the words of the one FASTA reader ([`esmdb_seq::fasta`]).
+    #[error("{source}")]
+    Fasta {
+        /// The reader's error, naming the file and line.
+        #[source]
+        source: esmdb_seq::fasta::FastaError,
     },
     /// An id occurs twice in one input.
     #[error("{}:{line}: duplicate id `{id}` (first seen on line {first_line})", path.display())]
@@ -58,24 +69,6 @@ pub enum Error {
         first_line: usize,
         /// The id.
         id: String,
-    },
-    /// A character outside the ESM alphabet.
-    #[error(
-        "{}:{line}: sequence `{id}` has invalid residue `{letter}` at position {position} \
-         (allowed: LAGVSERTIDPKQNFYMHWCXBUZO, any case)",
-        path.display()
-    )]
-    InvalidResidue {
-        /// The file.
-        path: PathBuf,
-        /// 1-based line of the record.
-        line: usize,
-        /// The sequence id.
-        id: String,
-        /// 1-based residue position.
-        position: usize,
-        /// The offending character.
-        letter: char,
     },
     /// A target value that is not a finite number.
     #[error("{}:{line}: `{id}`: column `{column}` must be a finite number, got `{value}`", path.display())]
@@ -221,6 +214,19 @@ pub enum Error {
 }
 
 impl Error {
+    /// A FASTA reader error as the store's: a refused sequence is an [`Error::Sequence`] and a duplicate id an
+    /// [`Error::DuplicateId`] whichever format they came in, the rest an [`Error::Fasta`].
+    pub(crate) fn fasta(e: esmdb_seq::fasta::FastaError) -> Error {
+        use esmdb_seq::fasta::FastaErrorKind;
+        match e.kind {
+            FastaErrorKind::Sequence(source) => Error::Sequence { path: e.path, line: e.line, source },
+            FastaErrorKind::DuplicateId { id, first_line } => {
+                Error::DuplicateId { path: e.path, line: e.line, first_line, id }
+            }
+            kind => Error::Fasta { source: esmdb_seq::fasta::FastaError { kind, ..e } },
+        }
+    }
+
     pub(crate) fn lance<'a>(table: &'a str, operation: &'static str) -> impl FnOnce(lance::Error) -> Error + 'a {
         move |source| Error::Lance { table: table.to_owned(), operation, source }
     }

@@ -3,7 +3,8 @@
 //! through Lance's object-store support).
 //!
 //! What this crate knows: the tables and their schemas ([`schema`]), reading and validating DMS
-//! inputs ([`input`]), idempotent ingest ([`Store::ingest`]), filling and reading the embedding cache
+//! inputs ([`input`]; which sequences are accepted is `esmdb-seq`'s policy, shared with `esmdb embed`
+//! and SQL), idempotent ingest ([`Store::ingest`]), filling and reading the embedding cache
 //! ([`Store::embed_dataset`], [`Store::lookup`]), versions and compaction. What it must not know:
 //! how embeddings are computed — models come in through the [`Embedder`] trait, so the store never
 //! depends on tch — nor SQL.
@@ -31,11 +32,12 @@ pub mod input;
 mod keyed;
 mod maintenance;
 pub mod schema;
-pub mod sequence;
 mod store;
 
 pub use cache::{EmbedParams, EmbedProgress, EmbedReport, Embedder, OutputKey, Pooling, resolve_outputs};
 pub use error::{BoxError, Error, Result};
+/// The sequence policy and content address every input goes through (re-exported from `esmdb-seq`).
+pub use esmdb_seq::{SequenceError, normalize, seq_hash};
 pub use ingest::{IngestParams, IngestReport};
 pub use input::{ColumnMap, InputFormat, ReadParams, VariantRecord};
 pub use maintenance::{CompactParams, CompactReport, TableVersion};

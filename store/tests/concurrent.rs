@@ -21,7 +21,7 @@ use arrow_schema::{Field, Schema};
 use common::CountingEmbedder;
 use esmdb_store::lance::Dataset;
 use esmdb_store::lance::dataset::{WriteMode, WriteParams};
-use esmdb_store::sequence::seq_hash;
+use esmdb_store::seq_hash;
 use esmdb_store::{
     BoxError, CompactParams, EMBEDDINGS_KEY, EmbedParams, Embedder, OutputKey, Pooling, Store, embeddings_table, schema,
 };

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use arrow_array::{Float64Array, Int64Array, StringArray};
 use common::{write, yap1};
-use esmdb_store::{ColumnMap, IngestParams, ReadParams, Store, VARIANTS};
+use esmdb_store::{ColumnMap, Error, IngestParams, ReadParams, Store, VARIANTS};
 
 async fn store(dir: &tempfile::TempDir) -> Store {
     Store::open_or_create(dir.path().join("store").to_str().unwrap()).await.unwrap()
@@ -38,6 +38,10 @@ async fn paper_layout_ingests_once_and_is_idempotent() {
     let first = (0..362).find(|&i| rows.value(i) == 0).unwrap();
     assert_eq!(ids.value(first), "YAP1_D170C");
     assert_eq!(targets.value(first), 1.08657274);
+    // The cache key stores written before esmdb-seq were keyed by (`sha256sum` of the uppercased sequence): the
+    // same, so their cached vectors are still hits.
+    let hashes = batch.column_by_name("seq_hash").unwrap().as_any().downcast_ref::<StringArray>().unwrap();
+    assert_eq!(hashes.value(first), "a54ddc34b71684580f4a4ceed7bc5d3ac46b5e4d8cfaa0ff8e5341a2a3c963a0");
 
     // Same files again, or the FASTA alone: nothing added, no new version.
     for files in [vec![csv.clone(), fasta.clone()], vec![csv.clone()], vec![fasta.clone()]] {
@@ -152,13 +156,10 @@ async fn bad_inputs_are_clear_errors_and_write_nothing() {
     let paper = "ID,mutant,target,sequence\n";
     let cases: Vec<(Vec<PathBuf>, String)> = vec![
         (vec![write(d, "empty.csv", "")], format!("{}: file is empty", p("empty.csv"))),
-        (vec![write(d, "empty.fasta", "")], format!("{}: file is empty", p("empty.fasta"))),
+        (vec![write(d, "empty.fasta", "")], format!("{}: no FASTA records (empty file)", p("empty.fasta"))),
         (
             vec![write(d, "nohdr.fasta", "MKT\n>a\nMK\n")],
-            format!(
-                "{}:1: sequence data before the first `>` header (not FASTA, or the header is missing)",
-                p("nohdr.fasta")
-            ),
+            format!("{}:1: sequence data before the first `>` header (is this a FASTA file?)", p("nohdr.fasta")),
         ),
         (vec![write(d, "emptyseq.fasta", ">a\n>b\nMK\n")], format!("{}:1: sequence `a` is empty", p("emptyseq.fasta"))),
         (
@@ -207,14 +208,16 @@ async fn bad_inputs_are_clear_errors_and_write_nothing() {
         (
             vec![write(d, "res.csv", &format!("{paper}a,M1A,1.0,MKJT\n"))],
             format!(
-                "{}:2: sequence `a` has invalid residue `J` at position 3 (allowed: LAGVSERTIDPKQNFYMHWCXBUZO, any case)",
+                "{}:2: sequence `a`: `J` at position 3 is not a residue letter \
+                 (the ESM alphabet: ACDEFGHIKLMNPQRSTVWY and X, B, Z, U, O)",
                 p("res.csv")
             ),
         ),
         (
             vec![write(d, "res.fasta", ">a\nMK\n>b\nMK*\n")],
             format!(
-                "{}:3: sequence `b` has invalid residue `*` at position 3 (allowed: LAGVSERTIDPKQNFYMHWCXBUZO, any case)",
+                "{}:3: sequence `b`: `*` at position 3 is a stop codon: \
+                 a nonsense variant has no full-length protein to embed (leave such variants out)",
                 p("res.fasta")
             ),
         ),
@@ -244,6 +247,24 @@ async fn bad_inputs_are_clear_errors_and_write_nothing() {
     let err = store.ingest("d", &[f], &params).await.unwrap_err().to_string();
     assert!(err.ends_with("gen.csv: missing required column `sequence` (found: name, seq)"), "{err}");
     assert_eq!(variants_version(&store).await, before);
+}
+
+/// A refused sequence is one error class, whatever the format, carrying the policy's error (id and reason) as its
+/// source.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_sequences_are_one_typed_error_with_the_policy_as_source() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(&dir).await;
+    let cases = [("gap.csv", "ID,mutant,target,sequence\ng,K2A,1.0,M-K\n", 2), ("gap.fasta", ">g\nM-K\n", 1)];
+    for (name, text, expected_line) in cases {
+        let file = write(dir.path(), name, text);
+        let err = store.ingest("d", std::slice::from_ref(&file), &IngestParams::default()).await.unwrap_err();
+        let Error::Sequence { path, line, source } = &err else { panic!("{name}: {err:?}") };
+        assert_eq!((path, *line, source.id.as_str()), (&file, expected_line, "g"));
+        assert!(source.to_string().starts_with("sequence `g`: `-` at position 2 is an alignment gap"), "{source}");
+        let chained = std::error::Error::source(&err).map(ToString::to_string);
+        assert_eq!(chained, Some(source.to_string()));
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

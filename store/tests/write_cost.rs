@@ -10,7 +10,7 @@ use esmdb_store::lance::Dataset;
 use esmdb_store::lance::dataset::{
     InsertBuilder, MergeInsertBuilder, WhenMatched, WhenNotMatched, WriteMode, WriteParams,
 };
-use esmdb_store::sequence::seq_hash;
+use esmdb_store::seq_hash;
 use esmdb_store::{EMBEDDINGS_KEY, schema};
 
 const DIM: usize = 320;

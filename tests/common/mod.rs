@@ -44,7 +44,7 @@ pub fn run_python(script: &str, args: &[&std::ffi::OsStr]) -> Result<()> {
 /// (id, sequence) of the shipped DMS fixture (YAP1, 362 single mutants).
 pub fn dms_fixture() -> Result<Vec<(String, String)>> {
     let path = root().join("tests/fixtures/dms/YAP1_HUMAN_Fields2012_singles_muts.fasta");
-    let records = esmdb_model::fasta::read(&path)?;
+    let records = esmdb_seq::fasta::read(&path)?;
     Ok(records.into_iter().map(|r| (r.id, r.sequence)).collect())
 }
 

@@ -1,4 +1,4 @@
-//! `esmdb embed --fasta`: FASTA in, Parquet out (`id`, `sequence`, one column per layer × pooling).
+//! `esmdb embed --fasta`: FASTA in, Parquet out (`id`, the normalized `sequence`, one column per layer × pooling).
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -19,14 +19,11 @@ pub fn run(args: EmbedArgs) -> anyhow::Result<ExitCode> {
         (None, Some(_)) => return super::embed_dataset::run(args),
         (Some(f), None) => f.clone(),
     };
-    let records = esmdb_model::fasta::read(&fasta)?;
+    // Every sequence is checked (esmdb-seq's policy, as ingest and SQL apply it) and normalized before
+    // anything heavy is loaded or anything written.
+    let records = esmdb_seq::fasta::read(&fasta)?;
     let options = embed_options(&args.layers, &args.pool, &args.runtime)?;
     let loaded = esmdb_model::load(&args.model, &load_options(&args.runtime)?)?;
-    // Validate every sequence before loading anything heavy or writing anything.
-    for r in &records {
-        esmdb_model::alphabet::tokenize(&r.id, &r.sequence)
-            .with_context(|| format!("{}:{}", fasta.display(), r.line))?;
-    }
     let out = args.out.clone().unwrap_or_else(|| fasta.with_extension("parquet"));
     let pairs: Vec<(&str, &str)> = records.iter().map(|r| (r.id.as_str(), r.sequence.as_str())).collect();
 
@@ -75,7 +72,7 @@ pub fn embed_options(layers: &[i64], pool: &[String], rt: &RuntimeArgs) -> anyho
     })
 }
 
-fn to_record_batch(records: &[esmdb_model::fasta::Record], e: &Embeddings) -> anyhow::Result<RecordBatch> {
+fn to_record_batch(records: &[esmdb_seq::fasta::Record], e: &Embeddings) -> anyhow::Result<RecordBatch> {
     let dim = e.dim as i32;
     let mut columns: Vec<(String, ArrayRef)> = vec![
         ("id".into(), Arc::new(StringArray::from_iter_values(records.iter().map(|r| r.id.as_str())))),

@@ -150,9 +150,9 @@ fn sequences(function: &'static str, array: &ArrayRef) -> Result<(Vec<usize>, Ve
     let mut seqs = Vec::new();
     for (i, s) in vectors::strings(function, array)?.into_iter().enumerate() {
         let Some(s) = s else { continue };
-        let normalized = esmdb_store::sequence::normalize(&s).map_err(|(pos, c)| {
-            call_error(function, format!("row {}: `{c}` at position {pos} is not an amino-acid letter", i + 1))
-        })?;
+        // esmdb-seq's policy and words, as `esmdb ingest` and `esmdb embed --fasta` give them; the row is the id.
+        let normalized = esmdb_store::normalize(&s)
+            .map_err(|refusal| call_error(function, refusal.for_id(&format!("row {}", i + 1)).to_string()))?;
         rows.push(i);
         seqs.push(normalized);
     }
@@ -343,7 +343,7 @@ async fn cached_vectors(
     let report = store.embed_sequences(&refs, embedder, &params, &mut on_progress).await.map_err(Error::from)?;
     engine::stats().cache_hits.fetch_add(report.hits, Ordering::Relaxed);
     let key = esmdb_store::OutputKey { layer: layer as i32, pooling };
-    let hashes: Vec<String> = refs.iter().map(|s| esmdb_store::sequence::seq_hash(s)).collect();
+    let hashes: Vec<String> = refs.iter().map(|s| esmdb_store::seq_hash(s)).collect();
     let found = store.lookup(embedder.model_id(), embedder.dim(), key, &hashes).await.map_err(Error::from)?;
     hashes
         .iter()

@@ -3,16 +3,17 @@
 //! Three layouts are accepted — the paper's (`*_metadata.csv` with `ID, mutant, target, sequence`
 //! and/or `*_muts.fasta`), ProteinGym substitution CSVs (`mutant, mutated_sequence, DMS_score,
 //! DMS_score_bin`) and any CSV/Parquet with named columns — detected from the header unless given.
-//! Everything is validated before the store is touched, so a bad file writes nothing.
-pub mod fasta;
+//! Everything is validated before the store is touched, so a bad file writes nothing. Sequences go
+//! through `esmdb-seq` (its FASTA reader and [`esmdb_seq::normalize`]), as `esmdb embed` and SQL's do.
 pub mod table;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
+use esmdb_seq::fasta;
+
 use crate::error::{Error, Result};
-use crate::sequence;
 
 /// Input layout of one file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,7 +78,7 @@ pub struct VariantRecord {
     pub id: String,
     /// Mutation notation (e.g. `D170C`), if the input has it.
     pub mutant: Option<String>,
-    /// Normalized sequence (uppercase, no whitespace).
+    /// Normalized sequence ([`esmdb_seq::normalize`]: uppercase, no whitespace).
     pub sequence: String,
     /// SHA-256 of `sequence`, hex.
     pub seq_hash: String,
@@ -103,7 +104,7 @@ pub fn read(files: &[PathBuf], params: &ReadParams) -> Result<Vec<VariantRecord>
         return Err(Error::Option("no input files given".into()));
     }
     let mut tabular: Vec<(VariantRecord, Origin)> = Vec::new();
-    let mut fastas: Vec<(PathBuf, Vec<fasta::FastaRecord>)> = Vec::new();
+    let mut fastas: Vec<(PathBuf, Vec<fasta::Record>)> = Vec::new();
     for path in files {
         let is_parquet = has_extension(path, &["parquet", "pq"]);
         let text = if is_parquet {
@@ -115,7 +116,7 @@ pub fn read(files: &[PathBuf], params: &ReadParams) -> Result<Vec<VariantRecord>
             || text.trim_start().starts_with('>')
             || params.format == Some(InputFormat::Fasta);
         if !is_parquet && looks_fasta {
-            fastas.push((path.clone(), fasta::parse(path, &text)?));
+            fastas.push((path.clone(), fasta::parse(path, &text).map_err(Error::fasta)?));
             continue;
         }
         let table = if is_parquet { table::read_parquet(path)? } else { table::read_csv(path, &text)? };
@@ -126,8 +127,16 @@ pub fn read(files: &[PathBuf], params: &ReadParams) -> Result<Vec<VariantRecord>
         let mut out = Vec::new();
         for (path, recs) in &fastas {
             for (row, r) in recs.iter().enumerate() {
-                let origin = Origin { path: path.clone(), line: r.line };
-                out.push((record(&origin, &r.id, None, &r.sequence, None, row as i64, None)?, origin));
+                let record = VariantRecord {
+                    id: r.id.clone(),
+                    mutant: None,
+                    sequence: r.sequence.clone(),
+                    seq_hash: esmdb_seq::seq_hash(&r.sequence),
+                    target: None,
+                    input_row: row as i64,
+                    extra: None,
+                };
+                out.push((record, Origin { path: path.clone(), line: r.line }));
             }
         }
         out
@@ -255,17 +264,12 @@ fn record(
     input_row: i64,
     extra: Option<String>,
 ) -> Result<VariantRecord> {
-    let sequence = sequence::normalize(seq).map_err(|(position, letter)| Error::InvalidResidue {
+    let sequence = esmdb_seq::normalize(seq).map_err(|refusal| Error::Sequence {
         path: origin.path.clone(),
         line: origin.line,
-        id: id.to_owned(),
-        position,
-        letter,
+        source: refusal.for_id(id),
     })?;
-    if sequence.is_empty() {
-        return Err(Error::EmptySequence { path: origin.path.clone(), line: origin.line, id: id.to_owned() });
-    }
-    let seq_hash = sequence::seq_hash(&sequence);
+    let seq_hash = esmdb_seq::seq_hash(&sequence);
     Ok(VariantRecord { id: id.to_owned(), mutant, sequence, seq_hash, target, input_row, extra })
 }
 
@@ -295,7 +299,7 @@ fn check_unique(records: &[(VariantRecord, Origin)]) -> Result<()> {
 }
 
 /// Every FASTA id must be a tabular id with the same sequence, and every tabular id must be in the FASTA.
-fn cross_check(tabular: &[(VariantRecord, Origin)], fastas: &[(PathBuf, Vec<fasta::FastaRecord>)]) -> Result<()> {
+fn cross_check(tabular: &[(VariantRecord, Origin)], fastas: &[(PathBuf, Vec<fasta::Record>)]) -> Result<()> {
     if fastas.is_empty() {
         return Ok(());
     }
@@ -303,7 +307,6 @@ fn cross_check(tabular: &[(VariantRecord, Origin)], fastas: &[(PathBuf, Vec<fast
     let mut in_fasta: HashMap<&str, &Path> = HashMap::new();
     for (path, records) in fastas {
         for f in records {
-            let origin = Origin { path: path.clone(), line: f.line };
             let Some((t, t_origin)) = by_id.get(f.id.as_str()) else {
                 return Err(Error::Mismatch {
                     path: path.clone(),
@@ -313,8 +316,7 @@ fn cross_check(tabular: &[(VariantRecord, Origin)], fastas: &[(PathBuf, Vec<fast
                     problem: "is in the FASTA but not in the table".into(),
                 });
             };
-            let normalized = record(&origin, &f.id, None, &f.sequence, None, 0, None)?.sequence;
-            if normalized != t.sequence {
+            if f.sequence != t.sequence {
                 return Err(Error::Mismatch {
                     path: path.clone(),
                     line: f.line,
