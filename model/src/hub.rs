@@ -90,8 +90,8 @@ pub struct HubRef {
 
 impl HubRef {
     /// Parses `name`, `org/name`, `name@revision` or `org/name@revision`. Names and the organisation
-    /// are ASCII letters, digits and `-_.`; a revision may also hold `/` between such parts
-    /// (`refs/pr/1`). `None` for anything else (a path, an empty part, `..`).
+    /// are ASCII letters, digits and `-_.` (not `.` or `..` alone); a revision may also hold `/` between
+    /// such parts (`refs/pr/1`). `None` for anything else (a path, an empty part).
     pub fn parse(model: &str) -> Option<HubRef> {
         let (name, revision) = match model.split_once('@') {
             Some((name, revision)) => (name, Some(revision)),
@@ -100,7 +100,9 @@ impl HubRef {
         if revision.is_some_and(|r| !valid_revision(r)) {
             return None;
         }
-        let ok = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+        let ok = |s: &str| {
+            !s.is_empty() && s != "." && s != ".." && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        };
         let repo = match name.split('/').collect::<Vec<_>>().as_slice() {
             [name] if ok(name) => format!("facebook/{name}"),
             [org, name] if ok(org) && ok(name) => format!("{org}/{name}"),
@@ -634,7 +636,7 @@ mod tests {
             parse("esm2_t6_8M_UR50D@refs/pr/1"),
             Some(("facebook/esm2_t6_8M_UR50D".into(), Some("refs/pr/1".into())))
         );
-        for bad in ["/abs/path", "a/b/c", "a@", "a@../x", "a@b/", "a@b@c", "@main", "a b"] {
+        for bad in ["/abs/path", "a/b/c", "../x", "./x", "..", "a@", "a@../x", "a@b/", "a@b@c", "@main", "a b"] {
             assert_eq!(parse(bad), None, "{bad}");
         }
         let pinned = HubRef::parse(&format!("esm2_t6_8M_UR50D@{COMMIT}")).unwrap();
