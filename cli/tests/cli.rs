@@ -147,6 +147,7 @@ fn unknown_model_and_device_errors() {
 /// then found there offline. The "hub" is a loopback HTTP server serving a random model's files.
 #[test]
 fn bare_name_downloads_from_the_hub_into_the_hf_cache() {
+    use sha2::Digest;
     use std::io::{BufRead, BufReader, Write};
     let dir = tempfile::tempdir().unwrap();
     let model = init_model(dir.path());
@@ -162,20 +163,27 @@ fn bare_name_downloads_from_the_hub_into_the_hf_cache() {
             while reader.read_line(&mut String::new()).map(|n| n > 2).unwrap_or(false) {}
             let path = line.split_whitespace().nth(1).unwrap_or("");
             let file = path.rsplit('/').next().unwrap_or("");
-            let body = if path.starts_with("/facebook/esm2_t6_8M_UR50D/resolve/main/") {
+            // config.json is asked for at `main`, the other files at the commit `main` resolved to.
+            let body = if path.starts_with("/facebook/esm2_t6_8M_UR50D/resolve/main/config.json")
+                || path.starts_with("/facebook/esm2_t6_8M_UR50D/resolve/abc123/")
+            {
                 std::fs::read(served.join(file)).ok()
             } else {
                 None
             };
             let head = match &body {
                 Some(b) => format!(
-                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nx-repo-commit: abc123\r\nConnection: close\r\n\r\n",
-                    b.len()
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nx-repo-commit: abc123\r\nETag: \"{}\"\r\n\
+                     Connection: close\r\n\r\n",
+                    b.len(),
+                    hex::encode(sha2::Sha256::digest(b))
                 ),
                 None => "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".into(),
             };
             stream.write_all(head.as_bytes()).unwrap();
-            stream.write_all(&body.unwrap_or_default()).unwrap();
+            if line.starts_with("GET ") {
+                stream.write_all(&body.unwrap_or_default()).unwrap();
+            }
         }
     });
     let cache = dir.path().join("hf");

@@ -70,6 +70,19 @@ pub enum Error {
         /// What went wrong.
         message: String,
     },
+    /// A file downloaded from the Hugging Face hub does not have the SHA-256 the hub announced for it
+    /// (its `X-Linked-Etag`). The download was deleted; the next try starts from the beginning.
+    #[error("Hugging Face hub ({repo}): {file}: SHA-256 mismatch: expected {expected}, got {actual}")]
+    HubChecksum {
+        /// The hub repository.
+        repo: String,
+        /// The file in the repository.
+        file: String,
+        /// The hash the hub announced, 64 lowercase hex digits.
+        expected: String,
+        /// The hash of the bytes received, 64 lowercase hex digits.
+        actual: String,
+    },
     /// A sequence contains a character outside the ESM alphabet.
     #[error(
         "sequence `{id}`: invalid residue `{residue}` at position {position} (1-based); \

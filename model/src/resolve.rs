@@ -1,19 +1,23 @@
-//! Turning what the user typed (`esm2_t6_8M_UR50D`, `facebook/esm2_t6_8M_UR50D`, a directory or a
-//! `.pt` file) into a checkpoint path, looking in the places where ESM2 weights usually live.
+//! Turning what the user typed (`esm2_t6_8M_UR50D`, `facebook/esm2_t6_8M_UR50D`,
+//! `esm2_t6_8M_UR50D@<revision>`, a directory or a `.pt` file) into a checkpoint path, looking in the
+//! places where ESM2 weights usually live.
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
+use crate::hub::HubRef;
 
 /// Where a bare model name is looked for, in order.
 ///
 /// 1. `$ESMDB_MODELS/<name>/` (a Hugging Face directory) and `$ESMDB_MODELS/<name>.pt`;
 /// 2. the Hugging Face cache (`$HF_HUB_CACHE`, `$HF_HOME/hub`, `~/.cache/huggingface/hub`),
-///    `models--facebook--<name>/snapshots/*`;
+///    `models--<org>--<name>/snapshots/*` (`org` is `facebook` for a bare name);
 /// 3. the torch hub cache used by fair-esm (`$TORCH_HOME/hub/checkpoints`, `~/.cache/torch/hub/checkpoints`),
 ///    `<name>.pt`;
 ///
-/// and then [`resolve`] tries a download from the Hugging Face hub (see [`crate::hub`]).
+/// and then [`resolve`] tries a download from the Hugging Face hub (see [`crate::hub`]). A name pinned
+/// to a revision (`name@revision`) is only looked for in the Hugging Face cache, see [`resolve`].
 pub fn candidates(name: &str) -> Vec<PathBuf> {
+    let repo = HubRef::parse(name).map(|h| h.repo);
     let name = name.rsplit('/').next().unwrap_or(name);
     let home = std::env::var_os("HOME").map(PathBuf::from);
     let env = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from);
@@ -23,7 +27,8 @@ pub fn candidates(name: &str) -> Vec<PathBuf> {
         out.push(dir.join(format!("{name}.pt")));
     }
     if let Some(hf) = hf_cache() {
-        out.push(hf.join(format!("models--facebook--{name}")));
+        let repo = repo.unwrap_or_else(|| format!("facebook/{name}"));
+        out.push(hf.join(format!("models--{}", repo.replace('/', "--"))));
     }
     let torch = env("TORCH_HOME").or_else(|| home.as_ref().map(|h| h.join(".cache/torch")));
     if let Some(torch) = torch {
@@ -41,40 +46,87 @@ pub fn hf_cache() -> Option<PathBuf> {
 }
 
 /// Resolves a model argument to a checkpoint path (a directory with `config.json` or a `.pt` file).
+///
+/// A path that exists is used as is. A name is looked for locally ([`candidates`]), then downloaded
+/// from the Hugging Face hub unless `HF_HUB_OFFLINE` or `ESMDB_OFFLINE` is set (see [`crate::hub`]).
+/// A name pinned to a revision, `[org/]name@revision`, is looked for only in the Hugging Face cache:
+/// `snapshots/<revision>` when the revision is a commit hash, else the snapshot `refs/<revision>`
+/// names (as `huggingface_hub` does offline); failing that, that revision is downloaded.
 pub fn resolve(model: &str) -> Result<PathBuf> {
-    let direct = Path::new(model);
-    if direct.exists() {
-        return Ok(direct.to_path_buf());
+    let endpoint = (!crate::hub::offline()).then(crate::hub::endpoint);
+    resolve_with(model, endpoint.as_deref())
+}
+
+/// [`resolve`] with the hub at `endpoint`, or without the hub when `None`.
+fn resolve_with(model: &str, endpoint: Option<&str>) -> Result<PathBuf> {
+    let (found, mut searched) = local(model);
+    if let Some(found) = found {
+        return Ok(found);
     }
-    let mut searched = vec![model.to_owned()];
-    for c in candidates(model) {
-        searched.push(c.display().to_string());
-        if let Some(found) = usable(&c) {
-            return Ok(found);
+    match (HubRef::parse(model), endpoint) {
+        (Some(hub), None) => searched.push(format!("the Hugging Face hub ({hub}): skipped, offline")),
+        (Some(hub), Some(endpoint)) => {
+            let cache = hf_cache().unwrap_or_else(|| PathBuf::from(".hf-cache"));
+            match crate::hub::download_from(endpoint, &hub, &cache) {
+                Ok(path) => return Ok(path),
+                Err(e) => searched.push(e.to_string()),
+            }
         }
-    }
-    match crate::hub::repo_for(model) {
-        Some(repo) if crate::hub::offline() => {
-            searched.push(format!("the Hugging Face hub ({repo}): skipped, offline"))
-        }
-        Some(repo) => match crate::hub::download(&repo, &hf_cache().unwrap_or_else(|| PathBuf::from(".hf-cache"))) {
-            Ok(path) => return Ok(path),
-            Err(e) => searched.push(e.to_string()),
-        },
-        None => {}
+        (None, _) => {}
     }
     Err(Error::ModelNotFound { name: model.to_owned(), searched })
 }
 
 /// The local checkpoint for `name`, looked up where [`resolve`] looks, without ever reaching the
-/// network: a path that exists, else the first usable local candidate ([`candidates`]). For front
-/// ends that must not download (notebooks that fall back to a random-weight model, tests).
+/// network: a path that exists, else the first usable local candidate ([`candidates`]), or for
+/// `name@revision` that revision's snapshot in the Hugging Face cache. For front ends that must not
+/// download (notebooks that fall back to a random-weight model, tests).
 pub fn find_local(name: &str) -> Option<PathBuf> {
-    let direct = Path::new(name);
+    local(name).0
+}
+
+/// The local lookup of [`resolve`]: what it found, and every place it looked.
+fn local(model: &str) -> (Option<PathBuf>, Vec<String>) {
+    let direct = Path::new(model);
     if direct.exists() {
-        return Some(direct.to_path_buf());
+        return (Some(direct.to_path_buf()), Vec::new());
     }
-    candidates(name).iter().find_map(|c| usable(c))
+    let mut searched = vec![model.to_owned()];
+    if let Some(hub) = HubRef::parse(model)
+        && let Some(revision) = &hub.revision
+    {
+        if let Some(cache) = hf_cache() {
+            let dir = hub.cache_dir(&cache);
+            searched.push(format!("{}@{revision}", dir.display()));
+            return (pinned_snapshot(&dir, revision), searched);
+        }
+        return (None, searched);
+    }
+    for c in candidates(model) {
+        searched.push(c.display().to_string());
+        if let Some(found) = usable(&c) {
+            return (Some(found), searched);
+        }
+    }
+    (None, searched)
+}
+
+/// The complete snapshot of `revision` in a Hugging Face cache repository: `snapshots/<revision>`
+/// (a commit hash), else the one `refs/<revision>` (a branch or tag) names.
+fn pinned_snapshot(repo_dir: &Path, revision: &str) -> Option<PathBuf> {
+    let snapshots = repo_dir.join("snapshots");
+    let complete = |snap: PathBuf| snap.join("config.json").is_file().then_some(snap);
+    if !revision.contains('/')
+        && let Some(snap) = complete(snapshots.join(revision))
+    {
+        return Some(snap);
+    }
+    let commit = std::fs::read_to_string(repo_dir.join("refs").join(revision)).ok()?;
+    let commit = commit.trim();
+    if commit.is_empty() || commit.contains(['/', '\\']) || commit == ".." {
+        return None;
+    }
+    complete(snapshots.join(commit))
 }
 
 /// A short model name for ids, results and figures, from what the user wrote or the resolved path:
@@ -147,11 +199,49 @@ mod tests {
 
     #[test]
     fn unknown_name_lists_places_searched() {
-        let err = resolve("esm2_t999_nothing").unwrap_err().to_string();
+        let err = resolve_with("esm2_t999_nothing", None).unwrap_err().to_string();
         assert!(err.starts_with("model `esm2_t999_nothing` not found; searched: esm2_t999_nothing, "), "{err}");
         assert!(
             err.contains("models--facebook--esm2_t999_nothing") && err.contains("hub/checkpoints/esm2_t999_nothing.pt"),
             "{err}"
         );
+        assert!(err.ends_with("the Hugging Face hub (facebook/esm2_t999_nothing): skipped, offline"), "{err}");
+    }
+
+    #[test]
+    fn a_pinned_name_is_looked_for_at_its_revision_only() {
+        let err = resolve_with("me/esm2_t999_nothing@v2", None).unwrap_err().to_string();
+        assert!(err.contains("models--me--esm2_t999_nothing@v2"), "{err}");
+        assert!(!err.contains("hub/checkpoints"), "{err}");
+        assert!(err.ends_with("(me/esm2_t999_nothing@v2): skipped, offline"), "{err}");
+    }
+
+    #[test]
+    fn org_names_are_looked_for_in_their_own_cache_folder() {
+        if hf_cache().is_some() {
+            let c = candidates("me/esm2-ft");
+            assert!(c.iter().any(|p| p.ends_with("models--me--esm2-ft")), "{c:?}");
+        }
+    }
+
+    #[test]
+    fn pinned_snapshots_by_commit_or_by_ref() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = dir.path();
+        let commit = "0123456789abcdef0123456789abcdef01234567";
+        let snap = repo.join("snapshots").join(commit);
+        assert_eq!(pinned_snapshot(repo, commit), None);
+        std::fs::create_dir_all(&snap).unwrap();
+        assert_eq!(pinned_snapshot(repo, commit), None, "no config.json: incomplete");
+        std::fs::write(snap.join("config.json"), "{}").unwrap();
+        assert_eq!(pinned_snapshot(repo, commit), Some(snap.clone()));
+        assert_eq!(pinned_snapshot(repo, "v1"), None);
+        std::fs::create_dir_all(repo.join("refs/refs/pr")).unwrap();
+        std::fs::write(repo.join("refs/v1"), commit).unwrap();
+        std::fs::write(repo.join("refs/refs/pr/1"), format!("{commit}\n")).unwrap();
+        assert_eq!(pinned_snapshot(repo, "v1"), Some(snap.clone()));
+        assert_eq!(pinned_snapshot(repo, "refs/pr/1"), Some(snap));
+        std::fs::write(repo.join("refs/bad"), "../..").unwrap();
+        assert_eq!(pinned_snapshot(repo, "bad"), None);
     }
 }
