@@ -50,13 +50,10 @@ pub enum Error {
         dataset: String,
         /// Model id.
         model: String,
-        /// The store's error.
+        /// The store's error (boxed: it is large, and every engine call returns this type).
         #[source]
-        source: esmdb_store::Error,
+        source: Box<esmdb_store::Error>,
     },
-    /// A store error outside a fill.
-    #[error(transparent)]
-    Store(#[from] esmdb_store::Error),
 }
 
 /// Result with [`Error`].

@@ -36,7 +36,11 @@ pub async fn fill(
         let started = Instant::now();
         let report =
             store.embed_dataset(dataset, embedder, params, &mut |p| progress(dataset, p)).await.map_err(|source| {
-                Error::Fill { dataset: dataset.clone(), model: embedder.model_id().to_owned(), source }
+                Error::Fill {
+                    dataset: dataset.clone(),
+                    model: embedder.model_id().to_owned(),
+                    source: Box::new(source),
+                }
             })?;
         done.push(DatasetFill { dataset: dataset.clone(), report, seconds: started.elapsed().as_secs_f64() });
     }

@@ -86,9 +86,12 @@ pub struct FoldRow {
     pub dataset: String,
 }
 
+/// The row's wire encoding, the one codec both sides of the C ABI use (`esmdb-kernel-lib` encodes
+/// its rows with these too): the fields in declaration order.
 impl FoldRow {
-    /// The row as a call argument, fields in declaration order.
-    pub(crate) fn to_value(&self) -> Value {
+    /// The row as a wire value.
+    #[doc(hidden)]
+    pub fn to_value(&self) -> Value {
         Value::List(vec![
             Value::Str(self.model.clone()),
             Value::I64(self.fold),
@@ -106,7 +109,9 @@ impl FoldRow {
         ])
     }
 
-    pub(crate) fn from_value(value: Value) -> Result<FoldRow> {
+    /// The row from a wire value, refusing any other shape.
+    #[doc(hidden)]
+    pub fn from_value(value: Value) -> Result<FoldRow> {
         let f = value.into_list()?;
         if f.len() != 13 {
             return Err(Error::msg(format!("a fold row has 13 fields, the library sent {}", f.len())));

@@ -204,45 +204,44 @@ fn blocks(v: Vec<(String, String)>) -> Value {
     Value::List(v.into_iter().map(|(m, c)| Value::List(vec![Value::Str(m), Value::Str(c)])).collect())
 }
 
+/// A fold row from the wire, through the thin crate's codec (the one place its field order is written).
 fn fold_row(op: &str, value: Value) -> Result<FoldRow> {
-    let f = value.into_list().map_err(|e| wire_error(op, e))?;
-    if f.len() != 13 {
-        return Err(Error::msg(format!("{op}: a fold row has 13 fields, got {}", f.len())));
-    }
-    let e = |e: WireError| wire_error(op, e);
+    let r = esmdb_kernel::FoldRow::from_value(value).map_err(|e| Error::msg(format!("{op}: {e}")))?;
     Ok(FoldRow {
-        model: f[0].as_str().map_err(e)?.to_owned(),
-        fold: f[1].as_i64().map_err(e)?,
-        r2_train: f[2].as_f64().map_err(e)?,
-        mae_train: f[3].as_f64().map_err(e)?,
-        rmse_train: f[4].as_f64().map_err(e)?,
-        r2_test: f[5].as_f64().map_err(e)?,
-        mae_test: f[6].as_f64().map_err(e)?,
-        rmse_test: f[7].as_f64().map_err(e)?,
-        rho_train: f[8].as_f64().map_err(e)?,
-        rho_test: f[9].as_f64().map_err(e)?,
-        n_nonzero: f[10].as_i64().map_err(e)?,
-        compression: f[11].as_str().map_err(e)?.to_owned(),
-        dataset: f[12].as_str().map_err(e)?.to_owned(),
+        model: r.model,
+        fold: r.fold,
+        r2_train: r.r2_train,
+        mae_train: r.mae_train,
+        rmse_train: r.rmse_train,
+        r2_test: r.r2_test,
+        mae_test: r.mae_test,
+        rmse_test: r.rmse_test,
+        rho_train: r.rho_train,
+        rho_test: r.rho_test,
+        n_nonzero: r.n_nonzero,
+        compression: r.compression,
+        dataset: r.dataset,
     })
 }
 
+/// A fold row for the wire, through the thin crate's codec.
 fn fold_row_value(r: &FoldRow) -> Value {
-    Value::List(vec![
-        Value::Str(r.model.clone()),
-        Value::I64(r.fold),
-        Value::F64(r.r2_train),
-        Value::F64(r.mae_train),
-        Value::F64(r.rmse_train),
-        Value::F64(r.r2_test),
-        Value::F64(r.mae_test),
-        Value::F64(r.rmse_test),
-        Value::F64(r.rho_train),
-        Value::F64(r.rho_test),
-        Value::I64(r.n_nonzero),
-        Value::Str(r.compression.clone()),
-        Value::Str(r.dataset.clone()),
-    ])
+    esmdb_kernel::FoldRow {
+        model: r.model.clone(),
+        fold: r.fold,
+        r2_train: r.r2_train,
+        mae_train: r.mae_train,
+        rmse_train: r.rmse_train,
+        r2_test: r.r2_test,
+        mae_test: r.mae_test,
+        rmse_test: r.rmse_test,
+        rho_train: r.rho_train,
+        rho_test: r.rho_test,
+        n_nonzero: r.n_nonzero,
+        compression: r.compression.clone(),
+        dataset: r.dataset.clone(),
+    }
+    .to_value()
 }
 
 fn count(n: usize) -> Value {

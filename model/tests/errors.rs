@@ -80,13 +80,6 @@ fn corrupt_fair_esm_checkpoint() {
 }
 
 #[test]
-fn unknown_model_name_lists_places() {
-    let err = load_err(Path::new("esm2_t6_8M_UR50D_not_here"));
-    assert!(err.starts_with("model `esm2_t6_8M_UR50D_not_here` not found; searched:"), "{err}");
-    assert!(err.contains("huggingface/hub/models--facebook--esm2_t6_8M_UR50D_not_here"), "{err}");
-}
-
-#[test]
 fn invalid_residue_and_layer_errors() {
     let (_d, m) = model(5);
     let loaded = esmdb_model::load(&m.to_string_lossy(), &LoadOptions::default()).unwrap();
