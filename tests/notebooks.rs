@@ -4,9 +4,9 @@
 //!   `scripts/notebook`'s JupyterLab server, each running one plain cell (`tests/notebooks/kernel_smoke.py`).
 //!   Seconds: these run in every `scripts/test`.
 //! - `notebooks_run_headless`: the three notebooks (`notebooks/*.ipynb`) executed by
-//!   `tests/notebooks/run_notebooks.py`; every cell must run and show its tables and figures. The first run on a
-//!   machine compiles DataFusion, Lance and the libtorch glue inside evcxr (~25 min on 2 cores), so it is
-//!   `#[ignore]`d: `scripts/test --notebooks` (CI) runs it.
+//!   `tests/notebooks/run_notebooks.py`; every cell must run and show its tables and figures. It embeds two DMS
+//!   sets with the random-weight model (2.5 min for the three on 2 cores), so it is `#[ignore]`d:
+//!   `scripts/test --notebooks` (CI) runs it.
 //!
 //! Each starts its Python from a plain shell environment: the variables cargo sets for test processes are removed
 //! (`LD_LIBRARY_PATH` among them, which once hid a kernel that died at start everywhere but under `cargo test`).
@@ -85,7 +85,7 @@ fn kernel_runs_a_cell_from_the_notebook_server() -> Result<()> {
 }
 
 #[test]
-#[ignore = "compiles the kernel's dependencies (~25 min on a fresh machine): scripts/test --notebooks runs it"]
+#[ignore = "runs the three notebooks end to end (~2.5 min on 2 cores): scripts/test --notebooks runs it"]
 fn notebooks_run_headless() -> Result<()> {
     let py = python()?;
     kernel_installed(&py)?;
