@@ -7,6 +7,7 @@ pub mod lasso;
 pub mod onehot;
 pub mod pca;
 pub mod predict;
+pub mod spearman;
 pub mod vectors;
 
 use datafusion::error::Result;
@@ -23,6 +24,7 @@ pub fn register(ctx: &SessionContext, config: &EngineConfig) -> Result<()> {
     ctx.register_udf(predict::LassoPredict::udf());
     ctx.register_udaf(lasso::LassoAggregate::udaf(lasso::LassoFunction::Fit));
     ctx.register_udaf(lasso::LassoAggregate::udaf(lasso::LassoFunction::Eval));
+    ctx.register_udaf(spearman::SpearmanUdaf::udaf());
     Ok(())
 }
 
