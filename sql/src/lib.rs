@@ -12,7 +12,8 @@
 //!   `CREATE EXTERNAL TABLE`.
 //! - Functions ([`udf`]): `esm2_embed` (async, batched, cache-backed when pooled), `compress_mean`
 //!   / `compress_bos` / `compress_max`, `onehot`, the aggregates `lasso_cv` and `lasso_cv_eval`, and
-//!   `lasso_predict`, and `spearman(x, y)` (scipy's Spearman ρ per group).
+//!   `lasso_predict`, `concat_features` (scalars appended to a feature vector), and `spearman(x, y)`
+//!   (scipy's Spearman ρ per group).
 //! - Settings ([`options`]): `SET esmdb.model = '…'`, `esmdb.layer`, `esmdb.device`,
 //!   `esmdb.batch_tokens`, `esmdb.threads`, `esmdb.commit_every`, `esmdb.store`.
 //!

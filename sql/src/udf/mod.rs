@@ -1,6 +1,7 @@
 //! esmdb's SQL functions. Each carries only an [`EngineConfig`](crate::options::EngineConfig) (plain
 //! strings and numbers); models and stores are opened where the function runs.
 pub mod compress;
+pub mod concat;
 pub mod embed;
 pub mod idct;
 pub mod lasso;
@@ -19,6 +20,7 @@ use crate::options::EngineConfig;
 pub fn register(ctx: &SessionContext, config: &EngineConfig) -> Result<()> {
     register_config_dependent(ctx, config);
     ctx.register_udf(onehot::OneHot::udf());
+    ctx.register_udf(concat::ConcatFeatures::udf());
     ctx.register_udf(idct::CompressIdct::udf());
     ctx.register_udf(pca::CompressPca::udf());
     ctx.register_udf(predict::LassoPredict::udf());
