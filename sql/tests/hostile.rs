@@ -419,6 +419,25 @@ fn no_sql_function_panics() {
     });
     failures.extend(r.err().map(|e| format!("lasso_cv/lasso_cv_eval: {e}")));
 
+    let features = (
+        regression(),
+        prop::sample::select(vec![
+            "SELECT spearman(y, i) FROM t",
+            "SELECT g, spearman(y, b) FROM t GROUP BY g",
+            "SELECT spearman(y, NULL) FROM t",
+            "SELECT spearman(x, y) FROM t",
+            "SELECT spearman(s, y) FROM t",
+            "SELECT concat_features(x, y) FROM t",
+            "SELECT concat_features(x, y, i, b) FROM t",
+            "SELECT concat_features(c, s) FROM t",
+            "SELECT concat_features(y, x) FROM t",
+            "SELECT concat_features(NULL, y) FROM t",
+            "SELECT unnest(lasso_cv_eval(concat_features(x, y), y ORDER BY i)) FROM t",
+        ]),
+    );
+    let r = runner(256).run(&features, |(r, sql)| check(&ctx, &rt, regression_batch(&r), sql));
+    failures.extend(r.err().map(|e| format!("spearman/concat_features: {e}")));
+
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
 
