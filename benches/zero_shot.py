@@ -288,8 +288,13 @@ def main():
     pt = str(Path(args.work) / f"{stem if stem.startswith('esm2') else 'esm2_' + stem}.pt")
     subprocess.run([sys.executable, str(ESM_REF), "to-fair", model_dir, pt], check=True,
                    env=dict(os.environ, ESMDB_REF_THREADS=str(args.threads)))
+    load = os.getloadavg()[0]
     print(f"{args.dataset}: {len(rows)} variants of one wild type (L = {len(wild_type)}), {METHOD}, "
           f"{Path(model_dir).name} (random weights), {args.threads} threads", file=sys.stderr)
+    if load + args.threads > os.cpu_count():
+        # libtorch's OpenMP threads spin at barriers: with the cores taken, 2 threads ran 5-7x slower than 1 here.
+        print(f"warning: load average {load:.1f} + {args.threads} threads > {os.cpu_count()} cores; "
+              f"timings will be inflated", file=sys.stderr)
 
     sides = {}
     sides["fair-esm predict.py"] = python_side(args, "predict", pt, wild_type)
@@ -308,7 +313,7 @@ def main():
           f"scoring s | peak RSS MiB | speed-up vs predict.py | max abs diff | Spearman |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     result = {"dataset": args.dataset, "variants": len(rows), "length": len(wild_type), "method": METHOD,
-              "threads": args.threads, "model_dir": model_dir, "sides": {}}
+              "threads": args.threads, "model_dir": model_dir, "loadavg_at_start": load, "sides": {}}
     for name, r in sides.items():
         diff, rho = compare(ref["scores"], r["scores"])
         passes = r.get("passes", "")
