@@ -18,10 +18,15 @@
 //! | anything else | refused | |
 //! | nothing left | refused | an empty sequence |
 //!
-//! What this crate knows: letters, hashes and FASTA text. Nothing of models, storage or SQL.
+//! It also reads the paper's mutant notation (`Q2C:A5G`) and recovers a variant's wild type from it
+//! ([`parse_mutant`], [`wild_type`]), for zero-shot scoring.
+//!
+//! What this crate knows: letters, hashes, FASTA text and mutant notation. Nothing of models, storage or SQL.
 #![deny(missing_docs)]
 
 mod alphabet;
 pub mod fasta;
+mod mutant;
 
 pub use alphabet::{RESIDUES, Refusal, SequenceError, normalize, seq_hash};
+pub use mutant::{MutantError, Mutation, parse_mutant, wild_type};
