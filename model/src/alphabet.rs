@@ -23,6 +23,11 @@ pub const TOKENS: [&str; 33] = [
     "M", "H", "W", "C", "X", "B", "U", "Z", "O", ".", "-", "<null_1>", "<mask>",
 ];
 
+/// The token id of a residue letter (any case), `None` for anything else.
+pub fn residue_token(c: char) -> Option<i64> {
+    u8::try_from(c).ok().and_then(residue_id).filter(|&t| t < 29)
+}
+
 fn residue_id(c: u8) -> Option<i64> {
     let id = match c.to_ascii_uppercase() {
         b'L' => 4,

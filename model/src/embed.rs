@@ -1,7 +1,9 @@
 //! Embedding many sequences: tokenization, length-sorted token-budget batching, pooling on the device.
 //!
 //! Pooling follows fair-esm's `scripts/extract.py`: `mean` averages the residue positions only
-//! (never `<cls>`/`<eos>`), `bos` is the `<cls>` vector, `per_tok` the residue vectors.
+//! (never `<cls>`/`<eos>`), `bos` is the `<cls>` vector, `per_tok` the residue vectors. `logits` is not
+//! a pooling of a layer but the masked-LM head's per-residue logits over the alphabet
+//! ([`crate::alphabet::TOKENS`] order), read from the last layer.
 use std::str::FromStr;
 
 use tch::{Kind, Tensor};
@@ -19,6 +21,9 @@ pub enum Pooling {
     Bos,
     /// Every residue's vector (extract.py `per_tok`).
     PerToken,
+    /// Every residue's masked-LM logits, [`VOCAB_SIZE`](crate::alphabet::VOCAB_SIZE) wide (the head
+    /// reads the last layer, whatever layers are asked).
+    Logits,
 }
 
 impl Pooling {
@@ -28,7 +33,13 @@ impl Pooling {
             Pooling::Mean => "mean",
             Pooling::Bos => "bos",
             Pooling::PerToken => "per_tok",
+            Pooling::Logits => "logits",
         }
+    }
+
+    /// One row per residue (`per_tok`, `logits`) rather than one per sequence.
+    pub fn per_residue(self) -> bool {
+        matches!(self, Pooling::PerToken | Pooling::Logits)
     }
 }
 
@@ -39,7 +50,8 @@ impl FromStr for Pooling {
             "mean" => Ok(Pooling::Mean),
             "bos" | "cls" => Ok(Pooling::Bos),
             "per_tok" | "per_token" | "per-tok" => Ok(Pooling::PerToken),
-            other => Err(Error::Option(format!("unknown pooling `{other}`; expected mean, bos or per_tok"))),
+            "logits" => Ok(Pooling::Logits),
+            other => Err(Error::Option(format!("unknown pooling `{other}`; expected mean, bos, per_tok or logits"))),
         }
     }
 }
@@ -79,9 +91,12 @@ pub struct OutputSpec {
 }
 
 impl OutputSpec {
-    /// Column name `mean_L6`, `bos_L3`, `per_tok_L6`.
+    /// Column name `mean_L6`, `bos_L3`, `per_tok_L6`; `logits` (always the last layer).
     pub fn column_name(&self) -> String {
-        format!("{}_L{}", self.pooling.name(), self.layer)
+        match self.pooling {
+            Pooling::Logits => "logits".into(),
+            p => format!("{}_L{}", p.name(), self.layer),
+        }
     }
 }
 
@@ -93,7 +108,8 @@ pub struct BatchEmbeddings {
     /// Number of residues embedded per sequence (after truncation).
     pub lengths: Vec<usize>,
     /// One flat row-major f32 buffer per [`OutputSpec`], in the order of [`Embedder::outputs`]:
-    /// `[n, dim]` for mean/bos, `[sum(lengths), dim]` for per_tok (sequences concatenated).
+    /// `[n, width]` for mean/bos, `[sum(lengths), width]` for per_tok and logits (sequences
+    /// concatenated); the width is [`Embedder::width`].
     pub values: Vec<Vec<f32>>,
 }
 
@@ -120,9 +136,17 @@ impl Embedder {
         &self.model
     }
 
-    /// Width of every returned vector.
+    /// Width of every returned hidden-state vector.
     pub fn dim(&self) -> usize {
         self.model.config().hidden_size as usize
+    }
+
+    /// Width of `pooling`'s rows: the hidden size, or the vocabulary for logits.
+    pub fn width(&self, pooling: Pooling) -> usize {
+        match pooling {
+            Pooling::Logits => self.model.config().vocab_size as usize,
+            _ => self.dim(),
+        }
     }
 
     /// Resolves the (layer, pooling) outputs `options` asks for, validating layers.
@@ -137,6 +161,14 @@ impl Embedder {
                 return Err(Error::Option(format!("layer {l} out of range: this model has layers 0..={n}")));
             };
             for &pooling in &options.pooling {
+                if pooling == Pooling::Logits && !self.model.has_lm_head() {
+                    return Err(Error::Option(
+                        "logits need the masked-LM head, and this checkpoint has none (an `EsmModel` export); \
+                         use an `EsmForMaskedLM` or fair-esm checkpoint"
+                            .into(),
+                    ));
+                }
+                let layer = if pooling == Pooling::Logits { n } else { layer };
                 let spec = OutputSpec { layer, pooling };
                 if !specs.contains(&spec) {
                     specs.push(spec);
@@ -175,6 +207,7 @@ impl Embedder {
         inputs.sort_by_key(|t| t.tokens.len());
         let layers: Vec<i64> = {
             let mut l: Vec<i64> = specs.iter().map(|s| s.layer).collect();
+            l.sort_unstable();
             l.dedup();
             l
         };
@@ -201,7 +234,7 @@ impl Embedder {
         mut progress: impl FnMut(usize),
     ) -> Result<Embeddings> {
         let specs = self.outputs(options)?;
-        let dim = self.dim();
+        let widths: Vec<usize> = specs.iter().map(|s| self.width(s.pooling)).collect();
         let mut per_seq: Vec<Option<(usize, Vec<Vec<f32>>)>> = (0..sequences.len()).map(|_| None).collect();
         self.embed_batches(sequences, options, |b| {
             let mut offsets = vec![0usize; specs.len()];
@@ -210,8 +243,9 @@ impl Embedder {
                     .iter()
                     .enumerate()
                     .map(|(k, spec)| {
-                        let n = if spec.pooling == Pooling::PerToken { len * dim } else { dim };
-                        let start = if spec.pooling == Pooling::PerToken { offsets[k] } else { row * dim };
+                        let w = widths[k];
+                        let n = if spec.pooling.per_residue() { len * w } else { w };
+                        let start = if spec.pooling.per_residue() { offsets[k] } else { row * w };
                         offsets[k] += n;
                         b.values[k][start..start + n].to_vec()
                     })
@@ -229,7 +263,7 @@ impl Embedder {
                 v.extend(p);
             }
         }
-        Ok(Embeddings { specs, dim, lengths, values })
+        Ok(Embeddings { specs, dim: self.dim(), widths, lengths, values })
     }
 
     fn run_batch(&self, batch: &[Tokenized], specs: &[OutputSpec], layers: &[i64]) -> Result<BatchEmbeddings> {
@@ -268,7 +302,12 @@ impl Embedder {
                     .f_sum_dim_intlist(1, false, Kind::Float)?
                     .f_div(&lens.f_unsqueeze(1)?.f_to_kind(Kind::Float)?)?,
                 Pooling::Bos => h.f_select(1, 0)?,
-                Pooling::PerToken => {
+                Pooling::PerToken | Pooling::Logits => {
+                    let h = if spec.pooling == Pooling::Logits {
+                        self.model.head(&hidden[li])?.f_to_kind(Kind::Float)?
+                    } else {
+                        h
+                    };
                     let rows = lengths
                         .iter()
                         .enumerate()
@@ -307,11 +346,13 @@ fn batches(sorted: &[Tokenized], budget: usize) -> Vec<&[Tokenized]> {
 pub struct Embeddings {
     /// The outputs, in order.
     pub specs: Vec<OutputSpec>,
-    /// Vector width.
+    /// Hidden-state width.
     pub dim: usize,
+    /// Row width of each spec's values: `dim`, or the vocabulary size for logits.
+    pub widths: Vec<usize>,
     /// Residues embedded per sequence.
     pub lengths: Vec<usize>,
-    /// One flat buffer per spec: `[n, dim]` or, for per_tok, `[sum(lengths), dim]`.
+    /// One flat buffer per spec: `[n, width]` or, per residue, `[sum(lengths), width]`.
     pub values: Vec<Vec<f32>>,
 }
 

@@ -1,6 +1,10 @@
 //! ESM2 on libtorch, ported from transformers' `models/esm/modeling_esm.py` (`EsmModel`) and
 //! fair-esm's `esm/model/esm2.py` (`ESM2`), which compute the same function.
 //!
+//! The masked-LM head (`EsmLMHead`; fair-esm's `RobertaLMHead`) is loaded when the checkpoint has it
+//! (`EsmForMaskedLM` files and fair-esm `.pt` files do, `EsmModel` files do not): it turns the last
+//! layer into per-token logits for zero-shot scoring ([`Esm2::logits`]).
+//!
 //! Layout follows the checkpoint: fields are named like the Hugging Face keys they are loaded from,
 //! so a mapping bug shows up as a missing-tensor error rather than as silently wrong numbers.
 use tch::{Device, Kind, Tensor};
@@ -168,6 +172,51 @@ impl EsmLayer {
     }
 }
 
+/// The masked-LM head: dense → GELU → LayerNorm → decoder tied to the token embedding, plus a bias.
+/// modeling_esm.py `EsmLMHead`; fair-esm `RobertaLMHead`.
+struct LmHead {
+    dense: Linear,         // lm_head.dense
+    layer_norm: LayerNorm, // lm_head.layer_norm
+    decoder: Tensor,       // lm_head.decoder.weight [vocab, hidden] (= the token embedding when tied)
+    bias: Tensor,          // lm_head.bias [vocab]
+}
+
+impl LmHead {
+    /// `None` when the checkpoint has no head at all; an error when it has part of one.
+    fn load(w: &Loader, cfg: &Config, word_embeddings: &Tensor) -> Result<Option<Self>> {
+        if !w.weights.contains("lm_head.dense.weight") {
+            return Ok(None);
+        }
+        let (d, v) = (cfg.hidden_size, cfg.vocab_size);
+        // Hub files often drop the tied decoder (it is the token embedding); fair-esm files carry it.
+        let decoder = if w.weights.contains("lm_head.decoder.weight") {
+            w.get("lm_head.decoder.weight", &[v, d])?
+        } else {
+            word_embeddings.shallow_clone()
+        };
+        Ok(Some(LmHead {
+            dense: Linear::load(w, "lm_head.dense", d, d)?,
+            layer_norm: LayerNorm::load(w, "lm_head.layer_norm", d, cfg.layer_norm_eps)?,
+            decoder,
+            bias: w.get("lm_head.bias", &[v])?,
+        }))
+    }
+
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let h = self.dense.forward(x)?.f_gelu("none")?;
+        let h = self.layer_norm.forward(&h)?;
+        Ok(h.f_linear(&self.decoder, Some(&self.bias))?)
+    }
+}
+
+fn no_lm_head() -> Error {
+    Error::Option(
+        "this checkpoint has no masked-LM head (`lm_head.*` tensors; an `EsmModel` export drops them): \
+         zero-shot scores and logits need an `EsmForMaskedLM` or fair-esm checkpoint"
+            .into(),
+    )
+}
+
 /// Rotary position embedding tables for one sequence length. modeling_esm.py `EsmRotaryEmbedding`.
 struct Rotary {
     cos: Tensor, // [1, 1, seq, head_dim]
@@ -200,6 +249,7 @@ pub struct Esm2 {
     word_embeddings: Tensor, // embeddings.word_embeddings.weight [vocab, hidden]
     layers: Vec<EsmLayer>,   // encoder.layer.{i}
     emb_layer_norm_after: LayerNorm,
+    lm_head: Option<LmHead>,
     inv_freq: Tensor,
 }
 
@@ -228,13 +278,16 @@ impl Esm2 {
             .f_mul_scalar(10000f64.ln())?
             .f_exp()?
             .f_reciprocal()?;
+        let word_embeddings = w.get("embeddings.word_embeddings.weight", &[config.vocab_size, d])?;
+        let lm_head = LmHead::load(&w, config, &word_embeddings)?;
         Ok(Esm2 {
             config: config.clone(),
             device,
             kind,
-            word_embeddings: w.get("embeddings.word_embeddings.weight", &[config.vocab_size, d])?,
+            word_embeddings,
             layers,
             emb_layer_norm_after: LayerNorm::load(&w, "encoder.emb_layer_norm_after", d, config.layer_norm_eps)?,
+            lm_head,
             inv_freq,
         })
     }
@@ -252,6 +305,28 @@ impl Esm2 {
     /// The compute dtype.
     pub fn kind(&self) -> Kind {
         self.kind
+    }
+
+    /// Whether the checkpoint carried the masked-LM head ([`Esm2::logits`] needs it).
+    pub fn has_lm_head(&self) -> bool {
+        self.lm_head.is_some()
+    }
+
+    /// The masked-LM head's logits for `tokens` ([batch, seq] int64, `<pad>`-padded): [batch, seq,
+    /// vocab] in the compute dtype, every position (`<cls>`/`<eos>` included), as
+    /// `EsmForMaskedLM(...).logits` and fair-esm's `model(tokens)["logits"]`.
+    pub fn logits(&self, tokens: &Tensor) -> Result<Tensor> {
+        let head = self.lm_head.as_ref().ok_or_else(no_lm_head)?;
+        let last = self.forward(tokens, &[self.config.num_hidden_layers])?;
+        let _guard = tch::no_grad_guard();
+        head.forward(&last[0])
+    }
+
+    /// The head applied to last-layer hidden states ([batch, seq, hidden]) already computed.
+    pub(crate) fn head(&self, last: &Tensor) -> Result<Tensor> {
+        let head = self.lm_head.as_ref().ok_or_else(no_lm_head)?;
+        let _guard = tch::no_grad_guard();
+        head.forward(last)
     }
 
     /// Runs the encoder on `tokens` ([batch, seq] int64, `<pad>`-padded) and returns the hidden states

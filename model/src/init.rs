@@ -75,7 +75,9 @@ impl Draw {
 pub fn random_tensors(config: &Config, seed: u64) -> Result<Vec<(String, Tensor)>> {
     let (d, f, v) = (config.hidden_size, config.intermediate_size, config.vocab_size);
     let mut w = Draw { rng: rand::rngs::StdRng::seed_from_u64(seed), out: Vec::new() };
-    w.normal("esm.embeddings.word_embeddings.weight".into(), &[v, d], 1.0)?;
+    // N(0, d^-1/2), fairseq's embedding init: the LM head's decoder is this matrix (tied), and with
+    // N(0, 1) its logits reached ±60 (log-probabilities −100), where fp32 rounding alone is ~1e-4.
+    w.normal("esm.embeddings.word_embeddings.weight".into(), &[v, d], (d as f32).powf(-0.5))?;
     for i in 0..config.num_hidden_layers {
         let p = format!("esm.encoder.layer.{i}");
         for name in ["query", "key", "value"] {

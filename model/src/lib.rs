@@ -2,8 +2,9 @@
 //!
 //! What this crate knows: the ESM alphabet's tokens, the ESM2 architecture (identical to fair-esm's `ESM2` and
 //! transformers' `EsmModel`), how to read its checkpoints (Hugging Face directories, fair-esm `.pt`
-//! files, names resolved from local caches), and how to embed many sequences with pooling on the
-//! device. What it must not know: storage, SQL, regression — those crates use it through
+//! files, names resolved from local caches), how to embed many sequences with pooling on the
+//! device, and the masked-LM head's per-position log-probabilities that zero-shot scores read.
+//! What it must not know: storage, SQL, regression — those crates use it through
 //! [`Embedder`] — nor which sequences a user may give: that policy (and the FASTA reader) is
 //! `esmdb-seq`'s, applied by every front end before a sequence gets here.
 //!
@@ -25,6 +26,7 @@ mod esm2;
 pub mod hub;
 pub mod init;
 pub mod resolve;
+mod score;
 pub mod weights;
 
 use std::path::PathBuf;
@@ -35,6 +37,7 @@ pub use embed::{BatchEmbeddings, EmbedOptions, Embedder, Embeddings, OutputSpec,
 pub use error::{Error, Result};
 pub use esm2::Esm2;
 pub use resolve::{find_local, resolve_layer, short_name};
+pub use score::{LogProbs, ScoreMethod};
 pub use tch::{Device, Kind};
 
 /// Numeric precision of inference.

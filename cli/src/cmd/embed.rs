@@ -1,4 +1,5 @@
-//! `esmdb embed --fasta`: FASTA in, Parquet out (`id`, the normalized `sequence`, one column per layer × pooling).
+//! `esmdb embed --fasta`: FASTA in, Parquet out (`id`, the normalized `sequence`, one column per layer × pooling;
+//! `--pool logits` adds `logits`, the masked-LM head's per-residue logits over the 33-token alphabet).
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -73,18 +74,17 @@ pub fn embed_options(layers: &[i64], pool: &[String], rt: &RuntimeArgs) -> anyho
 }
 
 fn to_record_batch(records: &[esmdb_seq::fasta::Record], e: &Embeddings) -> anyhow::Result<RecordBatch> {
-    let dim = e.dim as i32;
     let mut columns: Vec<(String, ArrayRef)> = vec![
         ("id".into(), Arc::new(StringArray::from_iter_values(records.iter().map(|r| r.id.as_str())))),
         ("sequence".into(), Arc::new(StringArray::from_iter_values(records.iter().map(|r| r.sequence.as_str())))),
     ];
-    for (spec, values) in e.specs.iter().zip(&e.values) {
-        let array: ArrayRef = if spec.pooling == Pooling::PerToken {
-            let mut b = ListBuilder::new(FixedSizeListBuilder::new(Float32Builder::new(), dim));
+    for ((spec, values), &width) in e.specs.iter().zip(&e.values).zip(&e.widths) {
+        let array: ArrayRef = if spec.pooling.per_residue() {
+            let mut b = ListBuilder::new(FixedSizeListBuilder::new(Float32Builder::new(), width as i32));
             let mut offset = 0;
             for &len in &e.lengths {
                 for t in 0..len {
-                    let row = &values[(offset + t) * e.dim..(offset + t + 1) * e.dim];
+                    let row = &values[(offset + t) * width..(offset + t + 1) * width];
                     b.values().values().append_slice(row);
                     b.values().append(true);
                 }
@@ -93,8 +93,8 @@ fn to_record_batch(records: &[esmdb_seq::fasta::Record], e: &Embeddings) -> anyh
             }
             Arc::new(b.finish())
         } else {
-            let mut b = FixedSizeListBuilder::new(Float32Builder::new(), dim);
-            for row in values.chunks(e.dim) {
+            let mut b = FixedSizeListBuilder::new(Float32Builder::new(), width as i32);
+            for row in values.chunks(width) {
                 b.values().append_slice(row);
                 b.append(true);
             }

@@ -72,6 +72,11 @@ impl Weights {
         Ok(t.f_to_device(device)?.f_to_kind(kind)?)
     }
 
+    /// Whether the checkpoint has a tensor called `name` (canonical).
+    pub fn contains(&self, name: &str) -> bool {
+        self.tensors.contains_key(name)
+    }
+
     /// Iterates over (canonical name, tensor).
     pub fn iter(&self) -> impl Iterator<Item = (&str, &Tensor)> {
         self.tensors.iter().map(|(k, v)| (k.as_str(), v))
@@ -202,7 +207,7 @@ fn canonical_hf(name: &str) -> String {
 }
 
 /// Maps a fair-esm `ESM2` state-dict key to the canonical name; `None` for keys inference never uses
-/// (LM head, contact head, rotary buffers).
+/// (contact head, rotary buffers).
 ///
 /// fair-esm's `upgrade_state_dict` strips `encoder.sentence_encoder.` / `encoder.`; the rest follows
 /// transformers' `convert_esm.py`.
@@ -213,6 +218,15 @@ fn fair_esm_to_hf(name: &str) -> Option<String> {
     }
     if let Some(rest) = name.strip_prefix("emb_layer_norm_after.") {
         return Some(format!("encoder.emb_layer_norm_after.{rest}"));
+    }
+    // `RobertaLMHead`: its `weight` is the tied decoder (the token embedding).
+    match name {
+        "lm_head.weight" => return Some("lm_head.decoder.weight".into()),
+        "lm_head.bias" => return Some(name.into()),
+        _ => {}
+    }
+    if name.starts_with("lm_head.dense.") || name.starts_with("lm_head.layer_norm.") {
+        return Some(name.into());
     }
     let rest = name.strip_prefix("layers.")?;
     let (layer, rest) = rest.split_once('.')?;
@@ -237,6 +251,12 @@ pub fn hf_to_fair_esm(name: &str) -> Option<String> {
     }
     if let Some(rest) = name.strip_prefix("encoder.emb_layer_norm_after.") {
         return Some(format!("encoder.sentence_encoder.emb_layer_norm_after.{rest}"));
+    }
+    if name == "lm_head.decoder.weight" {
+        return Some("encoder.lm_head.weight".into());
+    }
+    if name == "lm_head.bias" || name.starts_with("lm_head.dense.") || name.starts_with("lm_head.layer_norm.") {
+        return Some(format!("encoder.{name}"));
     }
     let rest = name.strip_prefix("encoder.layer.")?;
     let (layer, rest) = rest.split_once('.')?;
@@ -279,11 +299,16 @@ mod tests {
             "encoder.layer.11.intermediate.dense.weight",
             "encoder.layer.1.output.dense.bias",
             "encoder.layer.4.LayerNorm.weight",
+            "lm_head.dense.weight",
+            "lm_head.layer_norm.bias",
+            "lm_head.decoder.weight",
+            "lm_head.bias",
         ] {
             let fair = hf_to_fair_esm(name).unwrap();
             assert_eq!(fair_esm_to_hf(&fair).as_deref(), Some(name), "{fair}");
         }
-        assert_eq!(fair_esm_to_hf("encoder.lm_head.dense.weight"), None);
+        assert_eq!(fair_esm_to_hf("encoder.lm_head.weight").as_deref(), Some("lm_head.decoder.weight"));
+        assert_eq!(fair_esm_to_hf("encoder.sentence_encoder.contact_head.regression.weight"), None);
         assert_eq!(fair_esm_to_hf("encoder.sentence_encoder.layers.0.self_attn.rot_emb.inv_freq"), None);
     }
 }
