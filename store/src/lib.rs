@@ -5,7 +5,8 @@
 //! What this crate knows: the tables and their schemas ([`schema`]), reading and validating DMS
 //! inputs ([`input`]; which sequences are accepted is `esmdb-seq`'s policy, shared with `esmdb embed`
 //! and SQL), idempotent ingest ([`Store::ingest`]), filling and reading the embedding cache
-//! ([`Store::embed_dataset`], [`Store::lookup`]), versions and compaction. What it must not know:
+//! ([`Store::embed_dataset`], [`Store::lookup`]), the per-position log-probability tables of
+//! zero-shot scoring ([`Store::lookup_log_probs`]), versions and compaction. What it must not know:
 //! how embeddings are computed — models come in through the [`Embedder`] trait, so the store never
 //! depends on tch — nor SQL.
 //!
@@ -30,6 +31,7 @@ mod error;
 mod ingest;
 pub mod input;
 mod keyed;
+mod log_probs;
 mod maintenance;
 pub mod schema;
 mod store;
@@ -37,11 +39,12 @@ mod store;
 pub use cache::{EmbedParams, EmbedProgress, EmbedReport, Embedder, OutputKey, Pooling, resolve_outputs};
 pub use error::{BoxError, Error, Result};
 /// The sequence policy and content address every input goes through (re-exported from `esmdb-seq`).
-pub use esmdb_seq::{SequenceError, normalize, seq_hash};
+pub use esmdb_seq::{MutantError, Mutation, SequenceError, normalize, parse_mutant, seq_hash, wild_type};
 pub use ingest::{IngestParams, IngestReport};
 pub use input::{ColumnMap, InputFormat, ReadParams, VariantRecord};
+pub use log_probs::TokenTable;
 pub use maintenance::{CompactParams, CompactReport, TableVersion};
-pub use schema::{DATASETS, DatasetInfo, EMBEDDINGS_KEY, VARIANTS, embeddings_table};
+pub use schema::{DATASETS, DatasetInfo, EMBEDDINGS_KEY, LOG_PROBS, VARIANTS, embeddings_table};
 pub use store::{DEFAULT_STORE, Store, StoreParams, sql_literal};
 
 /// Re-exported so callers use the same Lance as the store.

@@ -90,6 +90,53 @@ pub fn embeddings_schema(dim: usize) -> SchemaRef {
     ]))
 }
 
+/// Per-position tables of one sequence (zero-shot scoring's log-probabilities), computed once per
+/// (model, method, sequence).
+pub const LOG_PROBS: &str = "log_probs";
+
+/// The content key of a `log_probs` row, in primary-key order.
+pub const LOG_PROBS_KEY: [&str; 3] = ["model_id", "method", "seq_hash"];
+
+/// `log_probs`: model_id, method, seq_hash (the key, [`LOG_PROBS_KEY`]), length (rows), width
+/// (values per row), values (`List<Float32>`, `length × width`, row-major).
+pub fn log_probs_schema() -> SchemaRef {
+    let key = |position: usize, name: &str| {
+        Field::new(name, DataType::Utf8, false).with_metadata(primary_key_metadata(position))
+    };
+    Arc::new(Schema::new(vec![
+        key(1, LOG_PROBS_KEY[0]),
+        key(2, LOG_PROBS_KEY[1]),
+        key(3, LOG_PROBS_KEY[2]),
+        Field::new("length", DataType::Int32, false),
+        Field::new("width", DataType::Int32, false),
+        Field::new("values", DataType::List(Arc::new(Field::new("item", DataType::Float32, true))), false),
+    ]))
+}
+
+/// Builds a `log_probs` batch: one row per (seq_hash, table).
+pub fn log_probs_batch(model_id: &str, method: &str, rows: &[(&str, &crate::TokenTable)]) -> Result<RecordBatch> {
+    let mut values =
+        ListBuilder::new(Float32Builder::new()).with_field(Arc::new(Field::new("item", DataType::Float32, true)));
+    for (_, t) in rows {
+        values.values().append_slice(&t.values);
+        values.append(true);
+    }
+    let int = |v: usize, what: &str| {
+        i32::try_from(v).map_err(|_| Error::Option(format!("a log-probability table's {what} {v} is too large")))
+    };
+    let lengths = rows.iter().map(|(_, t)| int(t.length, "length")).collect::<Result<Vec<_>>>()?;
+    let widths = rows.iter().map(|(_, t)| int(t.width, "width")).collect::<Result<Vec<_>>>()?;
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(StringArray::from_iter_values(rows.iter().map(|_| model_id))),
+        Arc::new(StringArray::from_iter_values(rows.iter().map(|_| method))),
+        Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.0))),
+        Arc::new(Int32Array::from(lengths)),
+        Arc::new(Int32Array::from(widths)),
+        Arc::new(values.finish()),
+    ];
+    RecordBatch::try_new(log_probs_schema(), columns).map_err(Error::arrow("building a log_probs batch"))
+}
+
 /// Builds a `variants` batch.
 pub fn variants_batch(dataset: &str, records: &[&VariantRecord]) -> Result<RecordBatch> {
     let columns: Vec<ArrayRef> = vec![

@@ -9,7 +9,7 @@ use lance::dataset::{CommitBuilder, InsertBuilder, WriteMode, WriteParams};
 
 use crate::error::{Error, Result};
 use crate::maintenance::CompactParams;
-use crate::schema::{DATASETS, EMBEDDINGS_PREFIX, VARIANTS};
+use crate::schema::{DATASETS, EMBEDDINGS_PREFIX, LOG_PROBS, VARIANTS};
 
 /// Default store location when neither `--store` nor `$ESMDB_STORE` is given.
 pub const DEFAULT_STORE: &str = "./esmdb-data";
@@ -74,7 +74,7 @@ impl Store {
         format!("{}/{table}.lance", self.uri)
     }
 
-    /// Names of the tables of a local store (its `variants`, `datasets` and `embeddings_d*` Lance
+    /// Names of the tables of a local store (its `variants`, `datasets`, `log_probs` and `embeddings_d*` Lance
     /// directories), sorted, without touching Lance (so it can run while planning). Object-store
     /// roots are not listed (their tables are still opened by name).
     pub fn table_names(&self) -> Vec<String> {
@@ -88,7 +88,7 @@ impl Store {
             .flatten()
             .filter(|e| e.path().is_dir())
             .filter_map(|e| e.file_name().to_str().and_then(|n| n.strip_suffix(".lance")).map(str::to_owned))
-            .filter(|t| t == VARIANTS || t == DATASETS || t.starts_with(EMBEDDINGS_PREFIX))
+            .filter(|t| t == VARIANTS || t == DATASETS || t == LOG_PROBS || t.starts_with(EMBEDDINGS_PREFIX))
             .collect();
         names.sort();
         names
