@@ -54,6 +54,23 @@ pub enum Error {
         #[source]
         source: Box<esmdb_store::Error>,
     },
+    /// A variant's mutant does not parse or does not fit its sequence.
+    #[error("{variant}: {message}")]
+    Variant {
+        /// The variant (`row 12`, an id).
+        variant: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// Reading or writing the store's zero-shot cache failed.
+    #[error("scoring with {model}: {source}")]
+    Store {
+        /// Model id.
+        model: String,
+        /// The store's error.
+        #[source]
+        source: Box<esmdb_store::Error>,
+    },
 }
 
 /// Result with [`Error`].

@@ -4,7 +4,8 @@
 //! executors): protein language models loaded once per process ([`model`]), the one thread that
 //! runs their forward passes ([`on_engine_thread`]), and [`StoreEmbedder`], the bridge from a loaded
 //! model to the store's [`esmdb_store::Embedder`] trait, with [`fill`] to fill the store's
-//! embedding cache for whole datasets.
+//! embedding cache for whole datasets, and [`score`], zero-shot variant scores through the store's
+//! `log_probs` cache.
 //!
 //! What it knows: `esmdb-model` (weights, forward passes) and `esmdb-store` (the cache). What it
 //! must never import: DataFusion (filling the cache must not need the SQL engine), figures, CLI
@@ -16,6 +17,7 @@ mod embedder;
 mod error;
 pub mod fill;
 mod registry;
+pub mod score;
 mod stats;
 mod thread;
 

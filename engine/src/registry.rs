@@ -12,7 +12,7 @@ use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 
-use esmdb_model::{EmbedOptions, LoadOptions, LoadedModel, Precision};
+use esmdb_model::{EmbedOptions, LoadOptions, LoadedModel, LogProbs, Precision, ScoreMethod};
 use esmdb_store::BoxError;
 
 use crate::error::{Error, Result};
@@ -182,6 +182,19 @@ impl Model {
         let out = model.embedder.embed(&pairs, &options)?;
         drop(model);
         stats().forward_passes.fetch_add(sequences.len(), Ordering::Relaxed);
+        Ok(out)
+    }
+
+    /// The per-position log-probability table of `sequence` by `method` (zero-shot scoring), counting
+    /// its forward passes (one for `wt-marginals`, one per position for `masked-marginals`).
+    pub fn log_probs(&self, sequence: &str, method: ScoreMethod, batch_tokens: usize) -> Result<LogProbs> {
+        let model = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        let out = model
+            .embedder
+            .log_probs("wild type", sequence, method, batch_tokens)
+            .map_err(|e| Error::Engine { model: self.id.clone(), message: e.to_string() })?;
+        drop(model);
+        stats().forward_passes.fetch_add(method.forward_passes(out.length), Ordering::Relaxed);
         Ok(out)
     }
 }

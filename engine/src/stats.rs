@@ -13,6 +13,8 @@ pub struct EngineStats {
     pub per_token_sequences: AtomicUsize,
     /// Pooled vectors found in the store's cache.
     pub cache_hits: AtomicUsize,
+    /// Zero-shot log-probability tables found in the store's cache.
+    pub score_tables_cached: AtomicUsize,
 }
 
 /// A snapshot of [`EngineStats`].
@@ -26,6 +28,8 @@ pub struct StatsSnapshot {
     pub per_token_sequences: usize,
     /// See [`EngineStats::cache_hits`].
     pub cache_hits: usize,
+    /// See [`EngineStats::score_tables_cached`].
+    pub score_tables_cached: usize,
 }
 
 /// The process-wide engine counters.
@@ -42,6 +46,7 @@ impl EngineStats {
             forward_passes: self.forward_passes.load(Ordering::Relaxed),
             per_token_sequences: self.per_token_sequences.load(Ordering::Relaxed),
             cache_hits: self.cache_hits.load(Ordering::Relaxed),
+            score_tables_cached: self.score_tables_cached.load(Ordering::Relaxed),
         }
     }
 }
