@@ -33,6 +33,15 @@ pub fn yap1_files() -> Vec<PathBuf> {
     vec![root.join("YAP1_HUMAN_Fields2012_singles_metadata.csv"), root.join("YAP1_HUMAN_Fields2012_singles_muts.fasta")]
 }
 
+/// The IF1 fixture files (72 residues, 1,439 variants): a short wild type for zero-shot tests.
+pub fn if1_files() -> Vec<PathBuf> {
+    let root = std::path::PathBuf::from(
+        std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into()),
+    )
+    .join("../tests/fixtures/dms");
+    vec![root.join("IF1_ECOLI_metadata.csv"), root.join("IF1_ECOLI_muts.fasta")]
+}
+
 /// A new store under `dir` with the YAP1 fixture ingested as `yap1`, and a session over it whose
 /// default model is the random one.
 pub async fn session_with_yap1(dir: &Path) -> Session {

@@ -47,7 +47,7 @@ pub struct Esm2EmbedPooled {
     signature: Signature,
 }
 
-fn signature(min: usize, max: usize) -> Signature {
+pub(super) fn signature(min: usize, max: usize) -> Signature {
     // Volatile: never constant-folded at planning (async functions cannot run there), and each
     // call's engine work is visible in the plan.
     Signature::one_of((min..=max).map(TypeSignature::Any).collect(), Volatility::Volatile)
@@ -69,7 +69,7 @@ impl Esm2EmbedPooled {
 
 /// Model and layer as the call wrote them: constant arguments at `model_at`/`model_at + 1`, else
 /// the session's defaults. No I/O.
-fn call_args(
+pub(super) fn call_args(
     function: &'static str,
     config: &EngineConfig,
     scalars: &[Option<&ScalarValue>],
@@ -116,7 +116,7 @@ fn planned_dim(
 /// Execution, on the engine thread: the model from the registry (loaded on the first batch of the
 /// process, found on every later one) and the call's layer resolved against it. The width must be
 /// the one planning typed the result with.
-fn loaded(
+pub(super) fn loaded(
     key: &engine::ModelKey,
     layer: i64,
     planned: Option<usize>,
@@ -136,7 +136,7 @@ fn loaded(
     Ok((model, layer))
 }
 
-fn check_sequence_arg(function: &'static str, fields: &[FieldRef]) -> Result<()> {
+pub(super) fn check_sequence_arg(function: &'static str, fields: &[FieldRef]) -> Result<()> {
     match fields.first().map(|f| f.data_type()) {
         Some(DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Null) => Ok(()),
         Some(other) => Err(call_error(function, format!("the sequence must be a string, got {other}"))),
@@ -160,7 +160,7 @@ fn sequences(function: &'static str, array: &ArrayRef) -> Result<(Vec<usize>, Ve
 }
 
 /// The arguments given as constants (model, layer, pooling), as at planning.
-fn constant_args(args: &ScalarFunctionArgs) -> Vec<Option<ScalarValue>> {
+pub(super) fn constant_args(args: &ScalarFunctionArgs) -> Vec<Option<ScalarValue>> {
     args.args
         .iter()
         .map(|a| match a {
@@ -170,7 +170,7 @@ fn constant_args(args: &ScalarFunctionArgs) -> Vec<Option<ScalarValue>> {
         .collect()
 }
 
-fn exec_config(args: &ScalarFunctionArgs) -> EngineConfig {
+pub(super) fn exec_config(args: &ScalarFunctionArgs) -> EngineConfig {
     EngineConfig::from_config(&args.config_options)
 }
 

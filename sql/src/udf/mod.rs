@@ -8,6 +8,7 @@ pub mod lasso;
 pub mod onehot;
 pub mod pca;
 pub mod predict;
+pub mod score;
 pub mod spearman;
 pub mod vectors;
 
@@ -36,6 +37,7 @@ pub fn register_config_dependent(ctx: &SessionContext, config: &EngineConfig) {
     use compress::{Compress, Compression};
     ctx.register_udf(embed::Esm2Embed::udf(config.clone()));
     ctx.register_udf(embed::Esm2EmbedPooled::udf(config.clone()));
+    ctx.register_udf(score::EsmScore::udf(config.clone()));
     for kind in [Compression::Mean, Compression::Bos, Compression::Max] {
         ctx.register_udf(Compress::udf(kind, config.clone()));
     }
