@@ -96,7 +96,8 @@ pub struct EmbedArgs {
     /// Layers to output (0 = embeddings; default: the last; negative counts from the end).
     #[arg(long = "layer", allow_negative_numbers = true)]
     pub layers: Vec<i64>,
-    /// Poolings, comma-separated: mean, bos, per_tok.
+    /// Poolings, comma-separated: mean, bos, per_tok, or logits (the masked-LM head's per-residue
+    /// logits over the ESM alphabet, from the last layer).
     #[arg(long, default_value = "mean", value_delimiter = ',')]
     pub pool: Vec<String>,
     /// Output Parquet file (default: the FASTA's name with .parquet).
@@ -229,6 +230,11 @@ pub struct ReproduceArgs {
     /// The paper's per-fold results CSV, to plot ours against the published numbers.
     #[arg(long)]
     pub paper: Option<PathBuf>,
+    /// Zero-shot scores too: per dataset and model, the masked-LM head's Spearman ρ (`zero-shot(…)`
+    /// rows) and each compression augmented with the score (`mean+zero-shot(…)` rows), plus the
+    /// `zero_shot_vs_supervised` figure. Method: masked-marginals (default) or wt-marginals.
+    #[arg(long, num_args = 0..=1, default_missing_value = "masked-marginals", value_name = "METHOD")]
+    pub zero_shot: Option<String>,
     /// Output directory.
     #[arg(long, default_value = "results")]
     pub out: PathBuf,

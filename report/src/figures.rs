@@ -12,5 +12,5 @@ mod size;
 
 pub use bars::bar_chart;
 pub use png::{svg_to_png, svg_to_png_scaled};
-pub use scatter::{ours_vs_published, predicted_vs_measured};
+pub use scatter::{ours_vs_published, predicted_vs_measured, zero_shot_vs_supervised};
 pub use size::r2_by_model_size;

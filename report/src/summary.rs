@@ -29,6 +29,12 @@ pub struct Summary {
     pub rho_test_mean: f64,
 }
 
+/// How zero-shot rows are tagged in `Compression_method`: `zero-shot(<method>)` for the LM head's
+/// score alone (one row per dataset and model, `Fold` 0 = every variant: nothing is trained), and
+/// `<compression>+zero-shot(<method>)` for the augmented model (embedding plus score, fitted under
+/// the paper's protocol).
+pub const ZERO_SHOT: &str = "zero-shot";
+
 /// Columns of [`write_summary_csv`].
 pub const SUMMARY_COLUMNS: [&str; 7] =
     ["dataset", "model", "compression", "folds", "r2_test_mean", "r2_test_sd", "rho_test_mean"];

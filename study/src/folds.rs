@@ -7,6 +7,8 @@ use esmdb_sql::datafusion::arrow::compute::cast;
 use esmdb_sql::datafusion::arrow::datatypes::{DataType, Float64Type};
 use esmdb_sql::datafusion::arrow::record_batch::RecordBatch;
 
+use esmdb_model::ScoreMethod;
+
 use crate::compression::Compression;
 use crate::error::{Error, Result};
 
@@ -104,13 +106,93 @@ pub async fn fit(
     compression: Compression,
     protocol: &str,
 ) -> Result<Vec<FoldRow>> {
+    let features = compression.sql(&embed_sql(model, layer));
+    fit_features(session, dataset, model, &features, compression.name(), protocol).await
+}
+
+/// The augmented model: `compression`'s features with the zero-shot score appended
+/// (`concat_features`), fitted under the same protocol; labelled `<compression>+zero-shot(<method>)`.
+pub async fn fit_augmented(
+    session: &Session,
+    dataset: &str,
+    model: &str,
+    layer: i32,
+    compression: Compression,
+    method: ScoreMethod,
+    protocol: &str,
+) -> Result<Vec<FoldRow>> {
+    let features =
+        format!("concat_features({}, {})", compression.sql(&embed_sql(model, layer)), score_sql(model, method));
+    let label = format!("{}+{}", compression.name(), zero_shot_label(method));
+    fit_features(session, dataset, model, &features, &label, protocol).await
+}
+
+/// The zero-shot score alone: Spearman's ρ of `esm_score` and the target over every variant of
+/// `dataset` with a target, as one row (`Fold` 0: nothing is trained, so there are no folds; R²
+/// and the other fit metrics are NaN), labelled `zero-shot(<method>)`.
+pub async fn zero_shot(session: &Session, dataset: &str, model: &str, method: ScoreMethod) -> Result<FoldRow> {
+    let sql = format!(
+        "SELECT spearman({}, target) AS rho FROM variants WHERE dataset = {} AND target IS NOT NULL",
+        score_sql(model, method),
+        esmdb_sql::quote(dataset)
+    );
+    let failed = |source| Error::Fit { dataset: dataset.to_owned(), model: model.to_owned(), source };
+    let batches = session.sql(&sql).await.map_err(failed)?.collect().await.map_err(failed)?;
+    let rho = batches
+        .iter()
+        .find(|b| b.num_rows() > 0)
+        .and_then(|b| cast(b.column(0), &DataType::Float64).ok())
+        .and_then(|c| {
+            let c = c.as_primitive::<Float64Type>();
+            (!c.is_null(0)).then(|| c.value(0))
+        })
+        .ok_or_else(|| Error::NoFolds { dataset: dataset.to_owned(), model: model.to_owned() })?;
+    Ok(FoldRow {
+        model: esmdb_model::short_name(model),
+        fold: 0,
+        r2_train: f64::NAN,
+        mae_train: f64::NAN,
+        rmse_train: f64::NAN,
+        r2_test: f64::NAN,
+        mae_test: f64::NAN,
+        rmse_test: f64::NAN,
+        rho_train: f64::NAN,
+        rho_test: rho,
+        n_nonzero: 0,
+        compression: zero_shot_label(method),
+        dataset: dataset.to_owned(),
+    })
+}
+
+/// `zero-shot(<method>)`, as `Compression_method` tags zero-shot rows.
+pub fn zero_shot_label(method: ScoreMethod) -> String {
+    format!("{}({method})", esmdb_report::ZERO_SHOT)
+}
+
+fn embed_sql(model: &str, layer: i32) -> String {
+    format!("esm2_embed(sequence, {}, {layer})", esmdb_sql::quote(model))
+}
+
+fn score_sql(model: &str, method: ScoreMethod) -> String {
+    let q = esmdb_sql::quote;
+    format!("esm_score(sequence, mutant, {}, {})", q(method.name()), q(model))
+}
+
+/// Fits `features` (an SQL expression over `variants`) against `target` under `protocol`.
+async fn fit_features(
+    session: &Session,
+    dataset: &str,
+    model: &str,
+    features: &str,
+    label: &str,
+    protocol: &str,
+) -> Result<Vec<FoldRow>> {
     let q = esmdb_sql::quote;
     let fields: Vec<String> = NUMERIC.iter().map(|c| format!("r['{c}'] AS {c}")).collect();
     let sql = format!(
-        "SELECT {} FROM (SELECT unnest(lasso_cv_eval({}, target, {} ORDER BY input_row)) AS r \
+        "SELECT {} FROM (SELECT unnest(lasso_cv_eval({features}, target, {} ORDER BY input_row)) AS r \
          FROM variants WHERE dataset = {}) ORDER BY fold",
         fields.join(", "),
-        compression.sql(&format!("esm2_embed(sequence, {}, {layer})", q(model))),
         q(protocol),
         q(dataset)
     );
@@ -124,7 +206,7 @@ pub async fn fit(
     let defaults = FoldDefaults {
         dataset: dataset.to_owned(),
         model: esmdb_model::short_name(model),
-        compression: compression.name().to_owned(),
+        compression: label.to_owned(),
     };
     fold_rows(&batches, &defaults)
 }

@@ -43,7 +43,13 @@ pub fn write_outputs(out: &Path, rows: &[FoldRow], totals: &Totals, paper: Optio
     outputs.files.push(out.join("results.csv"));
     esmdb_report::write_summary_csv(&outputs.summary, out.join("summary.csv"))?;
     outputs.files.push(out.join("summary.csv"));
-    let mut figures = vec![("r2_by_model_size", esmdb_report::r2_by_model_size(&outputs.summary))];
+    // Zero-shot rows have no R²: they are the other figure's x axis.
+    let fitted: Vec<Summary> =
+        outputs.summary.iter().filter(|s| !s.compression.starts_with(esmdb_report::ZERO_SHOT)).cloned().collect();
+    let mut figures = vec![("r2_by_model_size", esmdb_report::r2_by_model_size(&fitted))];
+    if outputs.summary.iter().any(|s| s.compression.starts_with(esmdb_report::ZERO_SHOT)) {
+        figures.push(("zero_shot_vs_supervised", esmdb_report::zero_shot_vs_supervised(&outputs.summary)));
+    }
     if let Some(paper) = paper {
         let published = esmdb_report::summarize(&esmdb_report::read_results_csv(paper)?);
         match no_published_counterpart(&outputs.summary, &published) {

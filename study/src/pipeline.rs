@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use esmdb_engine::{StoreEmbedder, fill};
+use esmdb_model::ScoreMethod;
 use esmdb_report::FoldRow;
 use esmdb_sql::{EngineConfig, Session};
 use esmdb_store::{EmbedParams, EmbedProgress, IngestParams, Pooling, Store};
@@ -11,7 +12,7 @@ use sha2::{Digest, Sha256};
 
 use crate::compression::Compression;
 use crate::error::{Error, Result};
-use crate::folds::fit;
+use crate::folds::{fit, fit_augmented, zero_shot, zero_shot_label};
 use crate::outputs::{Outputs, Totals, write_outputs};
 use crate::sources::DatasetSource;
 
@@ -37,6 +38,9 @@ pub struct StudyParams {
     pub out: PathBuf,
     /// The paper's per-fold results, for the `ours_vs_published` figure.
     pub paper: Option<PathBuf>,
+    /// Zero-shot scoring by this method: per dataset and model, the score's ρ and the augmented
+    /// model (each compression plus the score), and the `zero_shot_vs_supervised` figure.
+    pub zero_shot: Option<ScoreMethod>,
 }
 
 /// Callbacks for a front end's progress display; every method defaults to doing nothing.
@@ -122,22 +126,38 @@ pub async fn run(params: &StudyParams, progress: &mut dyn Progress) -> Result<St
         models.push((name.clone(), model));
     }
 
-    // 3. Fit, reusing finished parts.
-    let total = names.len() * models.len() * params.compressions.len();
+    // 3. Fit, reusing finished parts; zero-shot rows first (the score's table is cached in the
+    //    store, so the augmented fits that follow only look it up).
+    let per_model = params.compressions.len() * if params.zero_shot.is_some() { 2 } else { 1 };
+    let total = names.len() * models.len() * per_model;
     let mut rows: Vec<FoldRow> = Vec::new();
     for dataset in &names {
         let version = store.dataset_info(dataset).await?.map(|i| i.version).unwrap_or_default();
         for (name, model) in &models {
             let label = esmdb_model::short_name(name);
-            for &c in &params.compressions {
-                let key = part_key(&model.id, params.layer, c, &params.protocol, dataset, version);
-                let part = parts.join(format!("{dataset}__{label}__{}__{key}.csv", c.name()));
+            if let Some(method) = params.zero_shot {
+                progress.fitting(&format!("{dataset} · {label} · {}", zero_shot_label(method)), totals.fits_run, total);
+                rows.push(zero_shot(&session, dataset, name, method).await?);
+            }
+            let fits = params.compressions.iter().map(|&c| (c, None)).chain(
+                params.zero_shot.into_iter().flat_map(|m| params.compressions.iter().map(move |&c| (c, Some(m)))),
+            );
+            for (c, method) in fits {
+                let tag = match method {
+                    None => c.name().to_owned(),
+                    Some(m) => format!("{}+{}", c.name(), zero_shot_label(m)),
+                };
+                let key = part_key(&model.id, params.layer, &tag, &params.protocol, dataset, version);
+                let part = parts.join(format!("{dataset}__{label}__{}__{key}.csv", part_name(&tag)));
                 let fold_rows = if part.is_file() {
                     totals.fits_reused += 1;
                     esmdb_report::read_results_csv(&part)?
                 } else {
-                    progress.fitting(&format!("{dataset} · {label} · {}", c.name()), totals.fits_run, total);
-                    let r = fit(&session, dataset, name, params.layer, c, &params.protocol).await?;
+                    progress.fitting(&format!("{dataset} · {label} · {tag}"), totals.fits_run, total);
+                    let r = match method {
+                        None => fit(&session, dataset, name, params.layer, c, &params.protocol).await?,
+                        Some(m) => fit_augmented(&session, dataset, name, params.layer, c, m, &params.protocol).await?,
+                    };
                     esmdb_report::write_results_csv(&r, &part)?;
                     totals.fits_run += 1;
                     r
@@ -154,9 +174,15 @@ pub async fn run(params: &StudyParams, progress: &mut dyn Progress) -> Result<St
     Ok(StudyReport { rows, totals, outputs })
 }
 
-/// What a finished part depends on: the weights, layer, compression, protocol and dataset version.
-fn part_key(model_id: &str, layer: i32, c: Compression, protocol: &str, dataset: &str, version: u64) -> String {
+/// What a finished part depends on: the weights, layer, compression (with its zero-shot tag),
+/// protocol and dataset version.
+fn part_key(model_id: &str, layer: i32, tag: &str, protocol: &str, dataset: &str, version: u64) -> String {
     let mut h = Sha256::new();
-    h.update(format!("{model_id}\n{layer}\n{}\n{protocol}\n{dataset}\n{version}", c.name()));
+    h.update(format!("{model_id}\n{layer}\n{tag}\n{protocol}\n{dataset}\n{version}"));
     hex::encode(&h.finalize()[..6])
+}
+
+/// A tag as part of a file name: `mean+zero-shot(masked-marginals)` → `mean+zero-shot-masked-marginals`.
+fn part_name(tag: &str) -> String {
+    tag.replace('(', "-").replace(')', "")
 }

@@ -13,6 +13,7 @@ use crate::args::ReproduceArgs;
 pub fn run(args: ReproduceArgs) -> anyhow::Result<ExitCode> {
     // Checked before any work starts (the protocol string too, by `run`).
     let compressions = parse_compressions(&args.compress)?;
+    let zero_shot = args.zero_shot.as_deref().map(str::parse::<esmdb_model::ScoreMethod>).transpose()?;
     let params = StudyParams {
         store: args.store.store.clone(),
         datasets: esmdb_study::dataset_sources(&args.datasets)?,
@@ -29,6 +30,7 @@ pub fn run(args: ReproduceArgs) -> anyhow::Result<ExitCode> {
         },
         out: args.out.clone(),
         paper: args.paper.clone(),
+        zero_shot,
     };
     let report = super::store_admin::runtime()?.block_on(esmdb_study::run(&params, &mut Bars::default()))?;
 

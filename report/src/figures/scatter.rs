@@ -10,7 +10,7 @@ use super::frame::{
     render, series_style, tick,
 };
 use super::legend::{Entry, Legend, Swatch};
-use crate::summary::{Summary, cmp_models};
+use crate::summary::{Summary, ZERO_SHOT, cmp_models};
 
 /// Width of the square-ish scatter plots.
 const SCATTER_W: u32 = 600;
@@ -92,6 +92,63 @@ pub fn ours_vs_published(ours: &[Summary], published: &[Summary]) -> String {
                     root.draw(&PathElement::new(vec![(at.0, t), (at.0, b)], whisker))?;
                 }
                 draw_marker(root, at, marker, color.mix(0.85).into(), 4)?;
+            }
+        }
+        legend.draw(&legend_area)
+    })
+}
+
+/// The zero-shot ρ of each (dataset, model) (x) against the mean test ρ of each supervised
+/// compression of the same dataset and model (y), one colour per compression, with the y = x
+/// diagonal: above it, the labels taught the model more than its LM head knew. Zero-shot summaries
+/// are those whose compression starts with [`ZERO_SHOT`]; the subtitle counts the points above.
+pub fn zero_shot_vs_supervised(summaries: &[Summary]) -> String {
+    const TITLE: &str = "Zero-shot ρ vs supervised test ρ";
+    let zero_shot: HashMap<(&str, &str), f64> = summaries
+        .iter()
+        .filter(|s| s.compression.starts_with(ZERO_SHOT) && s.rho_test_mean.is_finite())
+        .map(|s| ((s.dataset.as_str(), s.model.as_str()), s.rho_test_mean))
+        .collect();
+    let mut by_compression: BTreeMap<&str, Vec<(f64, f64)>> = BTreeMap::new();
+    for s in summaries.iter().filter(|s| !s.compression.starts_with(ZERO_SHOT) && s.rho_test_mean.is_finite()) {
+        if let Some(&zs) = zero_shot.get(&(s.dataset.as_str(), s.model.as_str())) {
+            by_compression.entry(&s.compression).or_default().push((zs, s.rho_test_mean));
+        }
+    }
+    if by_compression.is_empty() {
+        return message(
+            TITLE,
+            &[
+                format!(
+                    "{} zero-shot summaries; no supervised summary of the same dataset and model.",
+                    zero_shot.len()
+                ),
+                "Run `esmdb reproduce --zero-shot` with at least one compression.".into(),
+            ],
+        );
+    }
+    let points: Vec<(f64, f64)> = by_compression.values().flatten().copied().collect();
+    let above = points.iter().filter(|(x, y)| y > x).count();
+    let subtitle = format!("{} points · supervised above zero-shot in {above}", points.len());
+    let entries = by_compression
+        .keys()
+        .enumerate()
+        .map(|(i, c)| {
+            let (color, marker) = series_style(i);
+            Entry { label: c.to_string(), color, marker: Some(marker), swatch: Swatch::Marker }
+        })
+        .collect();
+    let legend = Legend::new(entries, LEGEND_H);
+    let range = padded_range(points.iter().flat_map(|&(x, y)| [x, y]), 0.1).unwrap_or((0.0, 1.0));
+    render(SCATTER_W + legend.width(), PLOT_H, |root| {
+        let body = header(root, TITLE, &subtitle)?;
+        let (plot, legend_area) = body.split_horizontally(SCATTER_W);
+        let chart =
+            diagonal_chart(&plot, range, "zero-shot Spearman ρ (all variants)", "supervised test ρ (mean over folds)")?;
+        for (i, pts) in by_compression.values().enumerate() {
+            let (color, marker) = series_style(i);
+            for &p in pts {
+                draw_marker(root, chart(p), marker, color.mix(0.85).into(), 4)?;
             }
         }
         legend.draw(&legend_area)
@@ -226,6 +283,34 @@ fn ranks(values: &[f64]) -> Vec<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn summary(dataset: &str, compression: &str, rho: f64) -> Summary {
+        Summary {
+            dataset: dataset.into(),
+            model: "m".into(),
+            compression: compression.into(),
+            folds: 1,
+            r2_test_mean: f64::NAN,
+            r2_test_sd: f64::NAN,
+            rho_test_mean: rho,
+        }
+    }
+
+    #[test]
+    fn zero_shot_points_pair_with_supervised_ones() {
+        let rows = [
+            summary("A", "zero-shot(masked-marginals)", 0.2),
+            summary("A", "mean", 0.5),
+            summary("A", "mean+zero-shot(masked-marginals)", 0.6),
+            summary("B", "zero-shot(masked-marginals)", 0.4),
+            summary("B", "mean", 0.3),
+        ];
+        let svg = zero_shot_vs_supervised(&rows);
+        assert!(svg.contains("3 points · supervised above zero-shot in 2"), "subtitle");
+        assert!(svg.contains("mean+zero-shot(masked-marginals)"), "legend names the augmented model");
+        let empty = zero_shot_vs_supervised(&rows[..1]);
+        assert!(empty.contains("no supervised summary"), "explains an empty figure");
+    }
 
     #[test]
     fn statistics_match_scipy_and_sklearn() {
