@@ -156,6 +156,12 @@ pub fn r2_figure(rows: &[FoldRow]) -> Result<Figure> {
     Figure::from_reply(call("r2_figure", vec![rows_arg(rows)])?)
 }
 
+/// Zero-shot ρ (rows whose compression starts with `zero-shot`) against the supervised test ρ of the same
+/// dataset and model, one colour per compression, with the diagonal.
+pub fn zero_shot_figure(rows: &[FoldRow]) -> Result<Figure> {
+    Figure::from_reply(call("zero_shot_figure", vec![rows_arg(rows)])?)
+}
+
 /// Test R² of every fold, as bars per dataset.
 pub fn fold_bars(rows: &[FoldRow]) -> Result<Figure> {
     Figure::from_reply(call("fold_bars", vec![rows_arg(rows)])?)

@@ -13,7 +13,7 @@
 //! - [`open`] gives a [`Db`]: [`Db::sql`] returns a [`Table`], which a cell shows as an HTML table;
 //!   [`Db::ingest`], [`Db::embed`] and [`Db::cache_stats`] return tables too. [`Table::to_ipc`] hands a
 //!   table to cells that want Arrow record batches (`:dep arrow`, `polars`).
-//! - [`Figure`]s (SVG) come from [`Db::r2_figure`], [`Db::cache_figure`], [`fold_bars`],
+//! - [`Figure`]s (SVG) come from [`Db::r2_figure`], [`Db::cache_figure`], [`fold_bars`], [`zero_shot_figure`],
 //!   [`predicted_vs_measured`] and [`compare_published`].
 //! - [`model_or_random`] picks real ESM2 weights when this machine has them and a seeded
 //!   random-weight model otherwise, and says which.
@@ -43,7 +43,7 @@ pub use db::Db;
 pub use error::{Error, Result};
 pub use figure::{
     Comparison, Figure, FoldRow, compare_published, fold_bars, fold_rows, predicted_vs_measured, r2_figure,
-    summary_table,
+    summary_table, zero_shot_figure,
 };
 pub use model::{ModelChoice, find_local, model_or_random};
 pub use table::{MAX_ROWS_SHOWN, Table, VECTOR_VALUES_SHOWN};

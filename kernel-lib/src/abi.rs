@@ -360,6 +360,7 @@ fn run(op: &str, a: &mut Args) -> Result<Value> {
         "summary_table" => table(figure::summary_table(&a.rows()?)?),
         "r2_figure" => Value::Str(figure::r2_figure(&a.rows()?).svg().to_owned()),
         "fold_bars" => Value::Str(figure::fold_bars(&a.rows()?).svg().to_owned()),
+        "zero_shot_figure" => Value::Str(figure::zero_shot_figure(&a.rows()?).svg().to_owned()),
         "predicted_vs_measured" => {
             let (measured, predicted, title) = (a.floats()?, a.floats()?, a.string()?);
             if measured.len() != predicted.len() {

@@ -74,6 +74,11 @@ pub fn r2_figure(rows: &[FoldRow]) -> Figure {
     Figure::from_svg(esmdb_report::r2_by_model_size(&esmdb_report::summarize(rows)))
 }
 
+/// Zero-shot ρ against the supervised test ρ per dataset (`esmdb_report::zero_shot_vs_supervised`).
+pub fn zero_shot_figure(rows: &[FoldRow]) -> Figure {
+    Figure::from_svg(esmdb_report::zero_shot_vs_supervised(&esmdb_report::summarize(rows)))
+}
+
 /// Test R² of every outer fold, one bar colour per dataset.
 pub fn fold_bars(rows: &[FoldRow]) -> Figure {
     let folds: BTreeSet<i64> = rows.iter().map(|r| r.fold).collect();

@@ -36,7 +36,7 @@ pub use error::{Error, Result};
 pub use esmdb_model::find_local;
 pub use figure::{
     Comparison, Figure, cache_figure, compare_labelled, compare_published, fold_bars, fold_rows, predicted_vs_measured,
-    r2_figure, summary_table,
+    r2_figure, summary_table, zero_shot_figure,
 };
 pub use model::{ModelChoice, model_or_random};
 pub use table::{MAX_ROWS_SHOWN, Table, VECTOR_VALUES_SHOWN};

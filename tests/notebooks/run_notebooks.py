@@ -31,10 +31,15 @@ NOTEBOOKS = ROOT / "notebooks"
 KERNEL = "esmdb-rust"
 NOT_INSTALLED = 3
 
-# What each notebook must show: HTML table columns (`<th>name<`), an SVG figure.
+# What each notebook must show: HTML table columns (`<th>name<`), an SVG figure, texts in its HTML or SVG.
 EXPECT = {
     "quickstart.ipynb": {"columns": ["dataset", "variants", "sequences", "embedding", "cached"], "svg": True},
-    "paper_protocol.ipynb": {"columns": ["dataset", "fold", "r2_test", "rmse_test", "r2_test_mean"], "svg": True},
+    "paper_protocol.ipynb": {
+        "columns": ["dataset", "fold", "r2_test", "rmse_test", "r2_test_mean", "rho_test_mean", "zero_shot_rho"],
+        "svg": True,
+        # The zero-shot rows next to the regression's, and their figure.
+        "texts": ["zero-shot(masked-marginals)", "Zero-shot ρ vs supervised test ρ"],
+    },
     "incremental.ipynb": {"columns": ["dataset", "sequences", "cached", "missing", "embedded"], "svg": True},
 }
 # Every notebook says which model it runs (see esmdb_kernel::ModelChoice::notice).
@@ -102,6 +107,10 @@ def check_outputs(name, nb):
             problems.append(f"no HTML table with a `{column}` column")
     if expect.get("svg") and not any("<svg" in s for s in svg) and "<svg" not in all_html:
         problems.append("no SVG figure")
+    shown = all_html + "\n".join(svg)
+    for text in expect.get("texts", []):
+        if text not in shown:
+            problems.append(f"`{text}` is not shown")
     if not any(n in t for n in MODEL_NOTICES for t in plain + html):
         problems.append("the notebook does not say which model it ran (pretrained or random weights)")
     return problems
