@@ -294,7 +294,7 @@ def main():
     if load + args.threads > os.cpu_count():
         # libtorch's OpenMP threads spin at barriers: with the cores taken, 2 threads ran 5-7x slower than 1 here.
         print(f"warning: load average {load:.1f} + {args.threads} threads > {os.cpu_count()} cores; "
-              f"timings will be inflated", file=sys.stderr)
+              f"timings may be inflated", file=sys.stderr)
 
     sides = {}
     sides["fair-esm predict.py"] = python_side(args, "predict", pt, wild_type)
