@@ -83,6 +83,44 @@ fn init_then_embed_writes_the_documented_parquet() {
 }
 
 #[test]
+fn embed_writes_the_lm_heads_logits() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = init_model(dir.path());
+    let out = dir.path().join("logits.parquet");
+    let fasta = fixture();
+    let args = ["embed", "--model", model.to_str().unwrap(), "--fasta", fasta.to_str().unwrap()];
+    let o = esmdb(&[&args[..], &["--pool", "mean,logits", "--out", out.to_str().unwrap(), "--threads", "2"]].concat());
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let batch = read_parquet(&out);
+    let names: Vec<String> = batch.schema().fields().iter().map(|f| f.name().clone()).collect();
+    assert_eq!(names, ["id", "sequence", "mean_L6", "logits"]);
+    let records = esmdb_seq::fasta::read(&fixture()).unwrap();
+    let logits = batch.column(3).as_list::<i32>().value(0);
+    let logits = logits.as_fixed_size_list();
+    assert_eq!((logits.len(), logits.value_length()), (records[0].sequence.len(), 33), "a row per residue, 33 wide");
+    let first = logits.value(0);
+    assert!(first.as_primitive::<Float32Type>().values().iter().all(|v| v.is_finite()));
+
+    // A checkpoint without the head (an `EsmModel` export) is refused with that reason, nothing written.
+    let headless = dir.path().join("headless");
+    std::fs::create_dir_all(&headless).unwrap();
+    std::fs::copy(model.join("config.json"), headless.join("config.json")).unwrap();
+    let tensors: Vec<(String, tch::Tensor)> = tch::Tensor::read_safetensors(model.join("model.safetensors"))
+        .unwrap()
+        .into_iter()
+        .filter(|(name, _)| !name.starts_with("lm_head."))
+        .collect();
+    tch::Tensor::write_safetensors(&tensors, headless.join("model.safetensors")).unwrap();
+    let out2 = dir.path().join("none.parquet");
+    let args = ["embed", "--model", headless.to_str().unwrap(), "--fasta", fasta.to_str().unwrap()];
+    let o = esmdb(&[&args[..], &["--pool", "logits", "--out", out2.to_str().unwrap()]].concat());
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("masked-LM head"), "{err}");
+    assert!(!out2.exists());
+}
+
+#[test]
 fn bad_fasta_inputs_fail_cleanly_and_write_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let model = init_model(dir.path());

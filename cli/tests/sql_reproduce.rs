@@ -209,6 +209,72 @@ fn reproduce_writes_the_papers_results_and_resumes_without_work() {
 }
 
 #[test]
+fn reproduce_zero_shot_adds_the_score_the_augmented_model_and_a_figure() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("dms");
+    small_dataset(&data, "IF1_small", 60);
+    let model = init_model(dir.path());
+    let store = dir.path().join("store").display().to_string();
+    let out = dir.path().join("results");
+    let args = [
+        "reproduce",
+        "--store",
+        &store,
+        "--datasets",
+        data.to_str().unwrap(),
+        "--models",
+        &model,
+        "--compress",
+        "mean",
+        "--zero-shot",
+        "--out",
+        out.to_str().unwrap(),
+        "--threads",
+        "2",
+    ];
+    ok(&args);
+    let results = std::fs::read_to_string(out.join("results.csv")).unwrap();
+    let rows: Vec<Vec<String>> = results.lines().skip(1).map(|l| l.split(',').map(str::to_owned).collect()).collect();
+    let folds = |tag: &str| -> Vec<String> { rows.iter().filter(|r| r[11] == tag).map(|r| r[1].clone()).collect() };
+    assert_eq!(folds("mean"), ["1", "2", "3", "4", "5"]);
+    assert_eq!(folds("mean+zero-shot(masked-marginals)"), ["1", "2", "3", "4", "5"]);
+    assert_eq!(folds("zero-shot(masked-marginals)"), ["0"], "one row: nothing is trained");
+    let zs = rows.iter().find(|r| r[11] == "zero-shot(masked-marginals)").unwrap();
+    assert_eq!(zs[5], "NaN", "no R² for a score that is not fitted");
+
+    // The zero-shot ρ is the SQL query's.
+    let q = format!(
+        "SELECT spearman(esm_score(sequence, mutant, 'masked-marginals', '{model}'), target) AS rho \
+         FROM variants WHERE dataset = 'IF1_small' AND target IS NOT NULL"
+    );
+    let (csv, _) = ok(&["sql", "--store", &store, "--format", "csv", &q]);
+    let rho: f64 = csv.lines().nth(1).unwrap().parse().unwrap();
+    assert_eq!(zs[9].parse::<f64>().unwrap(), rho);
+    // The augmented fits are lasso_cv_eval over the embedding with the score appended.
+    let features = format!(
+        "concat_features(compress_mean(esm2_embed(sequence, '{model}')), \
+         esm_score(sequence, mutant, 'masked-marginals', '{model}'))"
+    );
+    let augmented: Vec<f64> =
+        rows.iter().filter(|r| r[11] == "mean+zero-shot(masked-marginals)").map(|r| r[5].parse().unwrap()).collect();
+    assert_eq!(sql_test_r2(&store, &features, "IF1_small"), augmented);
+    for f in ["zero_shot_vs_supervised.svg", "zero_shot_vs_supervised.png"] {
+        assert!(out.join(f).is_file(), "{f} missing");
+    }
+
+    // A second run reuses both fits.
+    ok(&args);
+    let run: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).unwrap()).unwrap();
+    assert_eq!((run["fits_run"].as_u64(), run["fits_reused"].as_u64()), (Some(0), Some(2)));
+    assert_eq!(std::fs::read_to_string(out.join("results.csv")).unwrap(), results);
+
+    let mut bad = args.to_vec();
+    bad.insert(bad.len() - 4, "pseudo-ppl");
+    let err = fails(&bad);
+    assert!(err.contains("unknown scoring method `pseudo-ppl`"), "{err}");
+}
+
+#[test]
 fn reproduce_runs_swats_pca_and_idct_compressions() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("dms");

@@ -36,9 +36,56 @@ pub struct ScoreReport {
     pub forward_passes: usize,
 }
 
-/// Scores `variants` with `model` by `method`. `label(i)` names variant `i` in errors (`row 12`,
-/// `BLAT_M1C`). Runs forward passes on the calling thread: call it where [`crate::fill::fill`] runs
-/// (the engine thread, or a CLI's blocking context).
+/// Variants parsed and checked, ready to score: each one's wild type (by hash) and mutations.
+#[derive(Debug, Clone, Default)]
+pub struct Prepared {
+    /// Per variant: its wild type's hash and mutations; `None` for the wild type itself (score 0).
+    variants: Vec<Option<(String, Vec<esmdb_store::Mutation>)>>,
+    /// Distinct wild types: hash → sequence.
+    wild_types: HashMap<String, String>,
+    /// Names of the variants, for errors found while scoring.
+    labels: Vec<String>,
+}
+
+impl Prepared {
+    /// Variants.
+    pub fn len(&self) -> usize {
+        self.variants.len()
+    }
+
+    /// True when there is no variant.
+    pub fn is_empty(&self) -> bool {
+        self.variants.is_empty()
+    }
+
+    /// Distinct wild types among the variants.
+    pub fn wild_types(&self) -> usize {
+        self.wild_types.len()
+    }
+}
+
+/// Parses each variant's mutant and reverts it to its wild type, before any model work: a mutant
+/// that does not parse or does not fit its sequence is an error naming the variant (`label(i)`:
+/// `row 12`, an id).
+pub fn prepare(variants: &[Variant<'_>], label: &dyn Fn(usize) -> String) -> Result<Prepared> {
+    let mut prepared = Prepared::default();
+    for (i, v) in variants.iter().enumerate() {
+        let bad = |e: esmdb_store::MutantError| Error::Variant { variant: label(i), message: e.to_string() };
+        let mutations = esmdb_store::parse_mutant(v.mutant).map_err(bad)?;
+        prepared.labels.push(label(i));
+        if mutations.is_empty() {
+            prepared.variants.push(None);
+            continue;
+        }
+        let wt = esmdb_store::wild_type(v.sequence, v.mutant, &mutations).map_err(bad)?;
+        let hash = esmdb_store::seq_hash(&wt);
+        prepared.wild_types.entry(hash.clone()).or_insert(wt);
+        prepared.variants.push(Some((hash, mutations)));
+    }
+    Ok(prepared)
+}
+
+/// Scores `variants` with `model` by `method` ([`prepare`], then [`score_prepared`]).
 pub async fn score_variants(
     store: &Store,
     model: &Arc<Model>,
@@ -47,36 +94,33 @@ pub async fn score_variants(
     variants: &[Variant<'_>],
     label: &dyn Fn(usize) -> String,
 ) -> Result<(Vec<f64>, ScoreReport)> {
-    // Parse and revert first: a bad row fails the call before any model work.
-    let mut parsed = Vec::with_capacity(variants.len());
-    let mut wild_types: HashMap<String, String> = HashMap::new();
-    for (i, v) in variants.iter().enumerate() {
-        let bad = |e: esmdb_store::MutantError| Error::Variant { variant: label(i), message: e.to_string() };
-        let mutations = esmdb_store::parse_mutant(v.mutant).map_err(bad)?;
-        if mutations.is_empty() {
-            parsed.push(None);
-            continue;
-        }
-        let wt = esmdb_store::wild_type(v.sequence, v.mutant, &mutations).map_err(bad)?;
-        let hash = esmdb_store::seq_hash(&wt);
-        wild_types.entry(hash.clone()).or_insert(wt);
-        parsed.push(Some((hash, mutations)));
-    }
-    let tables = log_prob_tables(store, model, method, batch_tokens, &wild_types).await?;
-    let mut report = tables.1;
-    report.wild_types = wild_types.len();
-    let mut scores = Vec::with_capacity(variants.len());
-    for (i, p) in parsed.into_iter().enumerate() {
+    score_prepared(store, model, method, batch_tokens, &prepare(variants, label)?).await
+}
+
+/// Scores prepared variants: the wild types' tables from the cache or computed (and stored), then a
+/// sum of lookups per variant. Runs forward passes on the calling thread: call it where
+/// [`crate::fill::fill`] runs (the engine thread, or a CLI's blocking context).
+pub async fn score_prepared(
+    store: &Store,
+    model: &Arc<Model>,
+    method: ScoreMethod,
+    batch_tokens: usize,
+    prepared: &Prepared,
+) -> Result<(Vec<f64>, ScoreReport)> {
+    let (tables, mut report) = log_prob_tables(store, model, method, batch_tokens, &prepared.wild_types).await?;
+    report.wild_types = prepared.wild_types.len();
+    let mut scores = Vec::with_capacity(prepared.variants.len());
+    for (p, label) in prepared.variants.iter().zip(&prepared.labels) {
         let Some((hash, mutations)) = p else {
             scores.push(0.0);
             continue;
         };
-        let table = &tables.0[&hash];
+        let table = &tables[hash];
         let mut score = 0.0;
-        for m in &mutations {
+        for m in mutations {
             score += table
                 .log_odds(m.position, m.wt, m.mt)
-                .map_err(|e| Error::Variant { variant: label(i), message: format!("`{m}`: {e}") })?;
+                .map_err(|e| Error::Variant { variant: label.clone(), message: format!("`{m}`: {e}") })?;
         }
         scores.push(score);
     }

@@ -18,7 +18,7 @@ use datafusion::logical_expr::async_udf::{AsyncScalarUDF, AsyncScalarUDFImpl};
 use datafusion::logical_expr::{
     ColumnarValue, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature,
 };
-use esmdb_engine::score::{Variant, score_variants};
+use esmdb_engine::score::{Variant, prepare, score_prepared};
 use esmdb_model::ScoreMethod;
 use esmdb_store::Store;
 
@@ -129,24 +129,24 @@ impl AsyncScalarUDFImpl for EsmScore {
         let method = method_arg(&args.arg_fields, scalar_refs.get(2).copied().flatten())?;
         let (model_name, layer) = call_args(ESM_SCORE, &self.config, &scalar_refs, &args.arg_fields, 3)?;
         let (rows, variants) = variants(&args.args[0].to_array(n)?, &args.args[1].to_array(n)?)?;
+        // Mutants are checked against their sequences before any model is loaded.
+        let pairs: Vec<Variant> =
+            variants.iter().map(|(s, m)| Variant { sequence: s.as_str(), mutant: m.as_str() }).collect();
+        let prepared = prepare(&pairs, &|i| format!("{ESM_SCORE}: row {}", rows[i] + 1)).map_err(Error::from)?;
         let key = exec.model_key(&model_name);
         let handle = tokio::runtime::Handle::current();
         let name = model_name.clone();
-        let labels = rows.clone();
         let scores = engine::on_engine_thread(&model_name, move || -> Result<Vec<f64>> {
-            if variants.is_empty() {
-                return Ok(Vec::new());
+            if prepared.wild_types() == 0 {
+                // Only wild-type rows (or none): every score is 0, no model needed.
+                return Ok(vec![0.0; prepared.len()]);
             }
             let (model, _) = loaded(&key, -1, None)?;
             check_layer(layer, model.num_layers, &name)?;
-            let pairs: Vec<Variant> =
-                variants.iter().map(|(s, m)| Variant { sequence: s.as_str(), mutant: m.as_str() }).collect();
-            let label = |i: usize| format!("{ESM_SCORE}: row {}", labels[i] + 1);
             handle.block_on(async {
                 let store = Store::open_or_create(&exec.store).await.map_err(Error::from)?;
-                let (scores, _) = score_variants(&store, &model, method, exec.batch_tokens, &pairs, &label)
-                    .await
-                    .map_err(Error::from)?;
+                let (scores, _) =
+                    score_prepared(&store, &model, method, exec.batch_tokens, &prepared).await.map_err(Error::from)?;
                 Ok(scores)
             })
         })
