@@ -2,6 +2,7 @@
 //! in the wild) and fair-esm `.pt` checkpoints, all mapped to one canonical naming (the Hugging Face
 //! `EsmModel` keys without the `esm.` prefix) so that the model code sees a single layout.
 pub mod checksum;
+pub mod esm1;
 pub mod esmc;
 pub mod pickle;
 mod torch_zip;
