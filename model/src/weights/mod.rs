@@ -2,6 +2,8 @@
 //! in the wild) and fair-esm `.pt` checkpoints, all mapped to one canonical naming (the Hugging Face
 //! `EsmModel` keys without the `esm.` prefix) so that the model code sees a single layout.
 pub mod checksum;
+pub mod esm1;
+pub mod esmc;
 pub mod pickle;
 mod torch_zip;
 
@@ -38,6 +40,22 @@ impl Weights {
             })
             .collect();
         Weights { tensors, path }
+    }
+
+    /// Wraps tensors whose names are already canonical for their model family (ESM C and ESM-1b/1v
+    /// name their tensors in [`esmc`] and [`esm1`]).
+    pub(crate) fn from_canonical(path: PathBuf, tensors: HashMap<String, Tensor>) -> Self {
+        Weights { tensors, path }
+    }
+
+    /// Whether the tensor `name` is present (for optional parts such as an LM head).
+    pub fn contains(&self, name: &str) -> bool {
+        self.tensors.contains_key(name)
+    }
+
+    /// The shape of the tensor `name`, if present (architectures inferred from shapes).
+    pub fn shape(&self, name: &str) -> Option<Vec<i64>> {
+        self.tensors.get(name).map(Tensor::size)
     }
 
     /// The file (or directory) these weights were read from.
@@ -118,30 +136,39 @@ pub fn load(path: &Path) -> Result<Checkpoint> {
 /// `model.safetensors.index.json`, or (older uploads) `pytorch_model.bin`.
 fn load_hf_dir(dir: &Path) -> Result<Checkpoint> {
     let config = Config::from_file(&dir.join("config.json"))?;
+    let (files, raw) = hf_dir_tensors(dir)?;
+    let path = if files.len() == 1 { files[0].clone() } else { dir.to_path_buf() };
+    let checksum = checksum(&files)?;
+    Ok(Checkpoint { config, weights: Weights::new(path, raw, false), checksum })
+}
+
+/// Tensors under the names their file gives them.
+type RawTensors = Vec<(String, Tensor)>;
+
+/// The weight files of a Hugging Face directory and their tensors under their file names:
+/// `model.safetensors`, the shards of `model.safetensors.index.json`, or `pytorch_model.bin`.
+fn hf_dir_tensors(dir: &Path) -> Result<(Vec<PathBuf>, RawTensors)> {
     let single = dir.join("model.safetensors");
     let index = dir.join("model.safetensors.index.json");
     let bin = dir.join("pytorch_model.bin");
-    let (files, raw): (Vec<PathBuf>, Vec<(String, Tensor)>) = if single.is_file() {
-        (vec![single.clone()], read_safetensors(&single)?)
+    if single.is_file() {
+        Ok((vec![single.clone()], read_safetensors(&single)?))
     } else if index.is_file() {
         let files = shard_files(&index)?;
         let mut raw = Vec::new();
         for f in &files {
             raw.extend(read_safetensors(f)?);
         }
-        (files, raw)
+        Ok((files, raw))
     } else if bin.is_file() {
         let state = torch_zip::read(&bin)?;
-        (vec![bin.clone()], state.tensors)
+        Ok((vec![bin.clone()], state.tensors))
     } else {
-        return Err(Error::Weights {
+        Err(Error::Weights {
             path: dir.into(),
             message: "no model.safetensors, model.safetensors.index.json or pytorch_model.bin".into(),
-        });
-    };
-    let path = if files.len() == 1 { files[0].clone() } else { dir.to_path_buf() };
-    let checksum = checksum(&files)?;
-    Ok(Checkpoint { config, weights: Weights::new(path, raw, false), checksum })
+        })
+    }
 }
 
 fn read_safetensors(path: &Path) -> Result<Vec<(String, Tensor)>> {
