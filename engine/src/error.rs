@@ -8,7 +8,7 @@ pub enum Error {
     ///
     /// The cause is kept as text: the message goes on with the list of known architectures, and a
     /// printer that walks sources would show the cause twice.
-    #[error("unknown model `{name}`: {message}\nknown architectures: {}", esmdb_model::ARCHITECTURES.iter().map(|a| a.0).collect::<Vec<_>>().join(", "))]
+    #[error("unknown model `{name}`: {message}\nknown architectures: {}", esmdb_model::architecture_names().join(", "))]
     UnknownModel {
         /// As written.
         name: String,

@@ -122,14 +122,14 @@ pub fn model_shape(name: &str, key: &ModelKey) -> Result<ModelShape> {
     }
     let bare = name.rsplit('/').next().unwrap_or(name);
     if !Path::new(name).exists()
-        && let Some(&(_, layers, hidden, _)) = esmdb_model::ARCHITECTURES.iter().find(|a| a.0 == bare)
+        && let Some(c) = esmdb_model::architecture(bare)
     {
-        return Ok(ModelShape { dim: hidden as usize, num_layers: layers });
+        return Ok(ModelShape { dim: c.hidden_size() as usize, num_layers: c.num_hidden_layers() });
     }
     let json = Path::new(name).join("config.json");
     if json.is_file() {
-        let c = esmdb_model::Config::from_file(&json).map_err(|e| unknown_model(name, e))?;
-        return Ok(ModelShape { dim: c.hidden_size as usize, num_layers: c.num_hidden_layers });
+        let c = esmdb_model::weights::read_config(&json).map_err(|e| unknown_model(name, e))?;
+        return Ok(ModelShape { dim: c.hidden_size() as usize, num_layers: c.num_hidden_layers() });
     }
     let m = model(key)?;
     Ok(ModelShape { dim: m.dim, num_layers: m.num_layers })
@@ -160,7 +160,7 @@ impl Model {
             Precision::F16 => id.push_str("+fp16"),
         }
         let dim = model.embedder.dim();
-        let num_layers = model.embedder.model().config().num_hidden_layers;
+        let num_layers = model.embedder.model().num_layers();
         Model { inner: Mutex::new(model), id, dim, num_layers }
     }
 

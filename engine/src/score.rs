@@ -141,7 +141,7 @@ async fn log_prob_tables(
     let mut report = ScoreReport { cached: found.len(), ..Default::default() };
     let mut tables = HashMap::with_capacity(hashes.len());
     for (hash, t) in found {
-        let lp = LogProbs::new(t.length, t.values).map_err(|e| Error::Engine {
+        let lp = LogProbs::new(t.length, t.width, t.values).map_err(|e| Error::Engine {
             model: model.id.clone(),
             message: format!("cached log-probabilities of {hash} ({method}): {e}"),
         })?;
@@ -154,8 +154,7 @@ async fn log_prob_tables(
         }
         let lp = model.log_probs(&wild_types[hash], method, batch_tokens)?;
         report.forward_passes += method.forward_passes(lp.length);
-        let width = lp.values.len() / lp.length;
-        computed.push((hash.clone(), TokenTable { length: lp.length, width, values: lp.values.clone() }));
+        computed.push((hash.clone(), TokenTable { length: lp.length, width: lp.width, values: lp.values.clone() }));
         tables.insert(hash.clone(), lp);
     }
     if !computed.is_empty() {

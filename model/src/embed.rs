@@ -8,8 +8,8 @@ use std::str::FromStr;
 
 use tch::{Kind, Tensor};
 
-use crate::Esm2;
 use crate::alphabet::{self, CLS, EOS, PAD};
+use crate::encoder::Encoder;
 use crate::error::{Error, Result};
 
 /// How per-token representations are reduced to what is returned.
@@ -116,7 +116,7 @@ pub struct BatchEmbeddings {
 /// Embeds sequences with a loaded [`Esm2`].
 #[derive(Debug)]
 pub struct Embedder {
-    model: Esm2,
+    model: Encoder,
 }
 
 /// A tokenized input, ready for batching.
@@ -127,31 +127,31 @@ struct Tokenized {
 
 impl Embedder {
     /// Wraps a model.
-    pub fn new(model: Esm2) -> Self {
-        Embedder { model }
+    pub fn new(model: impl Into<Encoder>) -> Self {
+        Embedder { model: model.into() }
     }
 
     /// The model.
-    pub fn model(&self) -> &Esm2 {
+    pub fn model(&self) -> &Encoder {
         &self.model
     }
 
     /// Width of every returned hidden-state vector.
     pub fn dim(&self) -> usize {
-        self.model.config().hidden_size as usize
+        self.model.hidden_size() as usize
     }
 
     /// Width of `pooling`'s rows: the hidden size, or the vocabulary for logits.
     pub fn width(&self, pooling: Pooling) -> usize {
         match pooling {
-            Pooling::Logits => self.model.config().vocab_size as usize,
+            Pooling::Logits => self.model.vocab_size() as usize,
             _ => self.dim(),
         }
     }
 
     /// Resolves the (layer, pooling) outputs `options` asks for, validating layers.
     pub fn outputs(&self, options: &EmbedOptions) -> Result<Vec<OutputSpec>> {
-        let n = self.model.config().num_hidden_layers;
+        let n = self.model.num_layers();
         if options.layers.is_empty() || options.pooling.is_empty() {
             return Err(Error::Option("at least one layer and one pooling are needed".into()));
         }
@@ -195,6 +195,14 @@ impl Embedder {
             let mut tokens = alphabet::tokenize(id.as_ref(), seq.as_ref())?;
             if let Some(n) = options.truncate {
                 tokens.truncate(n.max(1));
+            } else if let Some(max) = self.model.max_residues().filter(|&m| tokens.len() > m) {
+                return Err(Error::Option(format!(
+                    "sequence `{}` has {} residues; this {} model embeds at most {max} (learned positions): \
+                     truncate it (--truncate {max})",
+                    id.as_ref(),
+                    tokens.len(),
+                    self.model.family().name()
+                )));
             } else if tokens.len() > TRAINING_MAX_RESIDUES {
                 tracing::warn!(
                     id = id.as_ref(),

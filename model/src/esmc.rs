@@ -573,6 +573,16 @@ impl Esmc {
         head.forward(&last)
     }
 
+    /// The head applied to final-normed hidden states already computed ([batch, seq, hidden]).
+    pub(crate) fn head(&self, last: &Tensor) -> Result<Tensor> {
+        let head = self
+            .lm_head
+            .as_ref()
+            .ok_or_else(|| Error::Option("this ESM C checkpoint has no masked-LM head (lm_head.* tensors)".into()))?;
+        let _guard = tch::no_grad_guard();
+        head.forward(last)
+    }
+
     /// The forward pass up to block `deepest`, handing each stage to `record` (0 = embedding, ..., n =
     /// after the final norm).
     fn run(&self, tokens: &Tensor, deepest: i64, record: &mut dyn FnMut(i64, &Tensor)) -> Result<()> {

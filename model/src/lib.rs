@@ -21,6 +21,7 @@
 pub mod alphabet;
 mod config;
 mod embed;
+mod encoder;
 mod error;
 // ESM-1b/1v and ESM C: drafts not yet wired into `load()`, `Embedder` or the model registry (the
 // integration's job; docs/dev/esmc-port.md, "Rust port status"). Public so that they compile as API.
@@ -38,6 +39,7 @@ use std::str::FromStr;
 
 pub use config::{ARCHITECTURES, Config};
 pub use embed::{BatchEmbeddings, EmbedOptions, Embedder, Embeddings, OutputSpec, Pooling, TRAINING_MAX_RESIDUES};
+pub use encoder::{Encoder, Family, ModelConfig, architecture, architecture_names};
 pub use error::{Error, Result};
 pub use esm2::Esm2;
 pub use resolve::{find_local, resolve_layer, short_name};
@@ -135,7 +137,7 @@ pub fn load(model: &str, options: &LoadOptions) -> Result<LoadedModel> {
     if let Some(n) = options.threads {
         tch::set_num_threads(n.max(1) as i32);
     }
-    let esm = Esm2::load(&checkpoint.config, &checkpoint.weights, device, options.precision.kind())?;
+    let encoder = Encoder::load(&checkpoint.config, &checkpoint.weights, device, options.precision.kind())?;
     let name = resolve::short_name(&path.to_string_lossy());
-    Ok(LoadedModel { embedder: Embedder::new(esm), id: format!("{name}@{}", checkpoint.checksum), path })
+    Ok(LoadedModel { embedder: Embedder::new(encoder), id: format!("{name}@{}", checkpoint.checksum), path })
 }

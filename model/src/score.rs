@@ -60,27 +60,31 @@ impl FromStr for ScoreMethod {
     }
 }
 
-/// log p(token | context) for every residue position of one sequence: `[length, VOCAB_SIZE]`,
-/// row-major, columns in [`alphabet::TOKENS`] order.
+/// log p(token | context) for every residue position of one sequence: `[length, width]`, row-major,
+/// columns indexed by token id ([`alphabet::TOKENS`] order; ESM C's head is 64 wide, its extra ids
+/// never produced).
 #[derive(Debug, Clone, PartialEq)]
 pub struct LogProbs {
     /// Residues (rows).
     pub length: usize,
-    /// `length × VOCAB_SIZE` values.
+    /// Columns: the model's vocabulary.
+    pub width: usize,
+    /// `length × width` values.
     pub values: Vec<f32>,
 }
 
 impl LogProbs {
-    /// Wraps a table read back from a cache, checking its size.
-    pub fn new(length: usize, values: Vec<f32>) -> Result<Self> {
-        if length == 0 || values.len() != length * VOCAB_SIZE as usize {
+    /// Wraps a table read back from a cache, checking its size (and that every residue's token id
+    /// has a column).
+    pub fn new(length: usize, width: usize, values: Vec<f32>) -> Result<Self> {
+        if length == 0 || width < VOCAB_SIZE as usize || values.len() != length * width {
             return Err(Error::Option(format!(
-                "a log-probability table of {length} positions needs {} values, got {}",
-                length * VOCAB_SIZE as usize,
+                "a log-probability table of {length} positions × {width} tokens (at least {VOCAB_SIZE}) cannot hold \
+                 {} values",
                 values.len()
             )));
         }
-        Ok(LogProbs { length, values })
+        Ok(LogProbs { length, width, values })
     }
 
     /// log p(`mt`) − log p(`wt`) at 1-based `position`: one mutation's score.
@@ -92,7 +96,7 @@ impl LogProbs {
             alphabet::residue_token(c)
                 .ok_or_else(|| Error::Option(format!("`{c}` is not a residue letter of the ESM alphabet")))
         };
-        let row = &self.values[(position - 1) * VOCAB_SIZE as usize..position * VOCAB_SIZE as usize];
+        let row = &self.values[(position - 1) * self.width..position * self.width];
         Ok(f64::from(row[token(mt)? as usize]) - f64::from(row[token(wt)? as usize]))
     }
 }
@@ -109,7 +113,8 @@ impl Embedder {
         wt.extend_from_slice(&residues);
         wt.push(EOS);
         let model = self.model();
-        let mut values = Vec::with_capacity(len * VOCAB_SIZE as usize);
+        let vocab = model.vocab_size() as usize;
+        let mut values = Vec::with_capacity(len * vocab);
         match method {
             ScoreMethod::WtMarginals => {
                 let tokens = Tensor::f_from_slice(&wt)?.f_view([1, width as i64])?;
@@ -137,7 +142,7 @@ impl Embedder {
                 }
             }
         }
-        LogProbs::new(len, values)
+        LogProbs::new(len, vocab, values)
     }
 }
 
@@ -168,10 +173,15 @@ mod tests {
         let mut values = vec![0.0f32; 2 * v];
         values[v + 5] = -1.0; // position 2, A
         values[v + 23] = -3.5; // position 2, C
-        let lp = LogProbs::new(2, values).unwrap();
+        let lp = LogProbs::new(2, v, values).unwrap();
         assert_eq!(lp.log_odds(2, 'A', 'C').unwrap(), -2.5);
         assert!(lp.log_odds(3, 'A', 'C').unwrap_err().to_string().contains("outside the sequence (1..=2)"));
         assert!(lp.log_odds(1, 'A', '*').unwrap_err().to_string().contains("`*`"));
-        assert!(LogProbs::new(2, vec![0.0; 5]).is_err());
+        assert!(LogProbs::new(2, v, vec![0.0; 5]).is_err());
+        assert!(LogProbs::new(1, 20, vec![0.0; 20]).is_err(), "narrower than the alphabet");
+        // ESM C's 64-wide head: the same token ids.
+        let mut wide = vec![0.0f32; 64];
+        wide[23] = -2.0;
+        assert_eq!(LogProbs::new(1, 64, wide).unwrap().log_odds(1, 'L', 'C').unwrap(), -2.0);
     }
 }

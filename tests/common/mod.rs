@@ -27,10 +27,30 @@ pub fn python() -> Result<PathBuf> {
     Ok(p)
 }
 
+/// The Python with EvolutionaryScale's `esm` package (ESM C's reference; Python ≥ 3.12, its own venv because
+/// its import name clashes with fair-esm's): `$ESMDB_ESMC_PYTHON`, else `<root>/.venv-esmc/bin/python`.
+pub fn esmc_python() -> Result<PathBuf> {
+    let p = std::env::var_os("ESMDB_ESMC_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join(".venv-esmc/bin/python"));
+    if !p.exists() {
+        bail!("ESM C reference Python {} not found: run scripts/setup (or set ESMDB_ESMC_PYTHON)", p.display());
+    }
+    Ok(p)
+}
+
 /// Runs `tests/python/<script>` with `args`, failing with its stderr on error.
 pub fn run_python(script: &str, args: &[&std::ffi::OsStr]) -> Result<()> {
-    let py = python()?;
-    let out = Command::new(&py)
+    run_script(&python()?, script, args)
+}
+
+/// Runs `tests/python/<script>` with the ESM C venv's Python.
+pub fn run_esmc_python(script: &str, args: &[&std::ffi::OsStr]) -> Result<()> {
+    run_script(&esmc_python()?, script, args)
+}
+
+fn run_script(py: &Path, script: &str, args: &[&std::ffi::OsStr]) -> Result<()> {
+    let out = Command::new(py)
         .arg(root().join("tests/python").join(script))
         .args(args)
         .output()

@@ -17,15 +17,16 @@ pub fn run(cmd: ModelCommand) -> anyhow::Result<ExitCode> {
         }
         ModelCommand::Info { model } => {
             let loaded = esmdb_model::load(&model, &LoadOptions::default())?;
-            let c = loaded.embedder.model().config();
+            let m = loaded.embedder.model();
             let info = serde_json::json!({
                 "id": loaded.id,
                 "path": loaded.path,
-                "num_hidden_layers": c.num_hidden_layers,
-                "hidden_size": c.hidden_size,
-                "num_attention_heads": c.num_attention_heads,
-                "intermediate_size": c.intermediate_size,
-                "token_dropout": c.token_dropout,
+                "family": m.family().name(),
+                "num_hidden_layers": m.num_layers(),
+                "hidden_size": m.hidden_size(),
+                "vocab_size": m.vocab_size(),
+                "lm_head": m.has_lm_head(),
+                "max_residues": m.max_residues(),
             });
             #[allow(clippy::print_stdout)]
             {

@@ -14,6 +14,7 @@ use tch::{Kind, Tensor};
 
 use self::checksum::checksum;
 use crate::config::Config;
+use crate::encoder::{Family, ModelConfig};
 use crate::error::{Error, Result};
 
 /// Named tensors of one checkpoint, keyed by canonical (Hugging Face `EsmModel`) names.
@@ -90,11 +91,6 @@ impl Weights {
         Ok(t.f_to_device(device)?.f_to_kind(kind)?)
     }
 
-    /// Whether the checkpoint has a tensor called `name` (canonical).
-    pub fn contains(&self, name: &str) -> bool {
-        self.tensors.contains_key(name)
-    }
-
     /// Iterates over (canonical name, tensor).
     pub fn iter(&self) -> impl Iterator<Item = (&str, &Tensor)> {
         self.tensors.iter().map(|(k, v)| (k.as_str(), v))
@@ -104,8 +100,8 @@ impl Weights {
 /// A loaded checkpoint: its architecture and its tensors.
 #[derive(Debug)]
 pub struct Checkpoint {
-    /// The architecture.
-    pub config: Config,
+    /// The architecture (and so the family).
+    pub config: ModelConfig,
     /// The tensors.
     pub weights: Weights,
     /// A short checksum of the weight bytes (sha256 of the weight files, first 16 hex digits), so that two
@@ -114,22 +110,71 @@ pub struct Checkpoint {
     pub checksum: String,
 }
 
-/// Loads a checkpoint from a Hugging Face directory or a fair-esm `.pt` file.
+/// Loads a checkpoint of any family, recognized by its content rather than its name:
+/// - a directory by its `config.json` ([`family_of_config`]): ESM2 or ESM-1b/1v in the transformers
+///   layout, ESM C in the `esm` package's published layout;
+/// - a `.pt` file by its pickle: fair-esm ESM2 (`cfg`) or fair-esm v1 ESM-1b/1v (`args`);
+/// - a `.pth` file: the 2024 ESM C release's bare state dict.
 pub fn load(path: &Path) -> Result<Checkpoint> {
     if path.is_dir() {
-        load_hf_dir(path)
+        match family_of_config(&path.join("config.json"))? {
+            Family::Esm2 => load_hf_dir(path),
+            Family::Esm1 => {
+                let c = esm1::load_esm1_dir(path)?;
+                Ok(Checkpoint { config: ModelConfig::Esm1(c.config), weights: c.weights, checksum: c.checksum })
+            }
+            Family::Esmc => {
+                let c = esmc::load_esmc_dir(path)?;
+                Ok(Checkpoint { config: ModelConfig::Esmc(c.config), weights: c.weights, checksum: c.checksum })
+            }
+        }
+    } else if path.extension().is_some_and(|e| e == "pth") {
+        let c = esmc::load_esmc_pth(path)?;
+        Ok(Checkpoint { config: ModelConfig::Esmc(c.config), weights: c.weights, checksum: c.checksum })
     } else if path.extension().is_some_and(|e| e == "pt") {
-        load_fair_esm(path)
+        if torch_zip::has_root_key(path, "args")? {
+            let c = esm1::load_esm1_pt(path)?;
+            Ok(Checkpoint { config: ModelConfig::Esm1(c.config), weights: c.weights, checksum: c.checksum })
+        } else {
+            load_fair_esm(path)
+        }
     } else if path.is_file() {
         Err(Error::Weights {
             path: path.into(),
-            message: "expected a Hugging Face model directory (config.json + model.safetensors) or a \
-                      fair-esm `.pt` checkpoint"
+            message: "expected a model directory (config.json + model.safetensors), a fair-esm `.pt` checkpoint \
+                      (ESM2, ESM-1b, ESM-1v) or an ESM C `.pth` state dict"
                 .into(),
         })
     } else {
         Err(Error::io(path, std::io::Error::new(std::io::ErrorKind::NotFound, "no such file or directory")))
     }
+}
+
+/// The family a `config.json` describes: `model_type` `esmc` (or the `esm` package's older
+/// `d_model`/`n_layers` spelling) is ESM C; `esm` with absolute positions is ESM-1b/1v; `esm` with
+/// rotary positions (the default) is ESM2.
+pub fn family_of_config(path: &Path) -> Result<Family> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let json: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| Error::Config { path: path.into(), message: e.to_string() })?;
+    let model_type = json.get("model_type").and_then(|v| v.as_str());
+    if model_type == Some("esmc") || (model_type.is_none() && json.get("d_model").is_some()) {
+        return Ok(Family::Esmc);
+    }
+    if json.get("position_embedding_type").and_then(|v| v.as_str()) == Some("absolute") {
+        return Ok(Family::Esm1);
+    }
+    Ok(Family::Esm2)
+}
+
+/// The architecture a `config.json` describes, without reading weights (planning types results
+/// from it).
+pub fn read_config(path: &Path) -> Result<ModelConfig> {
+    Ok(match family_of_config(path)? {
+        Family::Esm2 => ModelConfig::Esm2(Config::from_file(path)?),
+        Family::Esm1 => ModelConfig::Esm1(crate::esm1::Esm1Config::from_json(path)?),
+        Family::Esmc => ModelConfig::Esmc(crate::esmc::EsmcConfig::from_json(path)?),
+    })
 }
 
 /// A Hugging Face directory: `config.json` plus `model.safetensors`, a sharded
@@ -139,7 +184,7 @@ fn load_hf_dir(dir: &Path) -> Result<Checkpoint> {
     let (files, raw) = hf_dir_tensors(dir)?;
     let path = if files.len() == 1 { files[0].clone() } else { dir.to_path_buf() };
     let checksum = checksum(&files)?;
-    Ok(Checkpoint { config, weights: Weights::new(path, raw, false), checksum })
+    Ok(Checkpoint { config: ModelConfig::Esm2(config), weights: Weights::new(path, raw, false), checksum })
 }
 
 /// Tensors under the names their file gives them.
@@ -210,7 +255,11 @@ fn load_fair_esm(path: &Path) -> Result<Checkpoint> {
     }
     config.validate(path)?;
     let checksum = checksum(&[path.to_path_buf()])?;
-    Ok(Checkpoint { config, weights: Weights::new(path.into(), state.tensors, true), checksum })
+    Ok(Checkpoint {
+        config: ModelConfig::Esm2(config),
+        weights: Weights::new(path.into(), state.tensors, true),
+        checksum,
+    })
 }
 
 /// Maps a Hugging Face key (either layout) to the canonical `EsmModel` name.

@@ -16,7 +16,15 @@ pub(crate) struct TorchFile {
     pub tensors: Vec<(String, Tensor)>,
 }
 
-pub(crate) fn read(path: &Path) -> Result<TorchFile> {
+/// Whether the pickle's top-level dict has `key` (fair-esm v1 files have `args`, ESM2 files `cfg`),
+/// without rebuilding any tensor.
+pub(crate) fn has_root_key(path: &Path, key: &str) -> Result<bool> {
+    let (_, _, root) = open(path)?;
+    Ok(root.get(key).is_some())
+}
+
+/// The archive, its folder prefix and its decoded pickle.
+fn open(path: &Path) -> Result<(zip::ZipArchive<std::fs::File>, String, Value)> {
     let bad = |message: String| Error::Weights { path: path.into(), message };
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     let mut zip = zip::ZipArchive::new(file)
@@ -32,6 +40,12 @@ pub(crate) fn read(path: &Path) -> Result<TorchFile> {
         .and_then(|mut f| f.read_to_end(&mut pkl).map_err(Into::into))
         .map_err(|e| bad(format!("{pkl_name}: {e}")))?;
     let root = pickle::parse(&pkl).map_err(|e| bad(format!("{pkl_name}: {e}")))?;
+    Ok((zip, prefix, root))
+}
+
+pub(crate) fn read(path: &Path) -> Result<TorchFile> {
+    let bad = |message: String| Error::Weights { path: path.into(), message };
+    let (mut zip, prefix, root) = open(path)?;
 
     let state = match root.get("model") {
         Some(m @ Value::Dict(_)) => m,

@@ -1,0 +1,246 @@
+//! [`Encoder`]: the model families esmdb runs, behind the one interface that embedding and scoring need.
+//!
+//! Each family is a one-file port (`esm2.rs`, `esmc.rs`, `esm1.rs`) with the same `forward` contract
+//! (layer 0 = the embedding stage, layer i = the output of block i, the last layer after the final
+//! norm); this enum only dispatches. The families share the ESM token ids of every residue and of
+//! `<cls>`/`<pad>`/`<eos>`/`<mask>`, so one tokenizer serves all; they differ in the vocabulary
+//! width (ESM C's head is 64 wide), in how long a sequence may be (ESM-1b/1v's learned positions end
+//! at 1022 residues) and in where their weights come from.
+use tch::{Device, Kind, Tensor};
+
+use crate::config::Config;
+use crate::error::Result;
+use crate::esm1::{Esm1, Esm1Config};
+use crate::esm2::Esm2;
+use crate::esmc::{Esmc, EsmcConfig};
+
+/// A model family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Family {
+    /// ESM2 (fair-esm `ESM2`, transformers `EsmModel`).
+    Esm2,
+    /// ESM C (EvolutionaryScale's `esm` package).
+    Esmc,
+    /// ESM-1b and ESM-1v (fair-esm `ProteinBertModel`).
+    Esm1,
+}
+
+impl Family {
+    /// `esm2`, `esmc` or `esm1`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Family::Esm2 => "esm2",
+            Family::Esmc => "esmc",
+            Family::Esm1 => "esm1",
+        }
+    }
+}
+
+/// The published architecture called `name` (`esm2_t6_8M_UR50D`, `esmc_300m`, `esm1v_t33_650M_UR90S_1`,
+/// …) in any family, without touching the disk: planning types results from it.
+pub fn architecture(name: &str) -> Option<ModelConfig> {
+    if let Ok(c) = Config::for_architecture(name) {
+        return Some(ModelConfig::Esm2(c));
+    }
+    if let Ok(c) = EsmcConfig::for_architecture(name) {
+        return Some(ModelConfig::Esmc(c));
+    }
+    Esm1Config::for_architecture(name).ok().map(ModelConfig::Esm1)
+}
+
+/// The published architectures' names, every family, for messages listing what is known.
+pub fn architecture_names() -> Vec<String> {
+    let mut names: Vec<String> = crate::config::ARCHITECTURES.iter().map(|a| a.0.to_owned()).collect();
+    names.extend(crate::esmc::ESMC_ARCHITECTURES.iter().map(|a| a.0.to_owned()));
+    names.push("esm1b_t33_650M_UR50S".into());
+    names.extend((1..=5).map(|i| format!("esm1v_t33_650M_UR90S_{i}")));
+    names
+}
+
+/// The architecture of a checkpoint, per family.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ModelConfig {
+    /// ESM2.
+    Esm2(Config),
+    /// ESM C.
+    Esmc(EsmcConfig),
+    /// ESM-1b / ESM-1v.
+    Esm1(Esm1Config),
+}
+
+impl ModelConfig {
+    /// The family.
+    pub fn family(&self) -> Family {
+        match self {
+            ModelConfig::Esm2(_) => Family::Esm2,
+            ModelConfig::Esmc(_) => Family::Esmc,
+            ModelConfig::Esm1(_) => Family::Esm1,
+        }
+    }
+
+    /// Width of the residual stream.
+    pub fn hidden_size(&self) -> i64 {
+        match self {
+            ModelConfig::Esm2(c) => c.hidden_size,
+            ModelConfig::Esmc(c) => c.hidden_size,
+            ModelConfig::Esm1(c) => c.hidden_size,
+        }
+    }
+
+    /// Transformer blocks.
+    pub fn num_hidden_layers(&self) -> i64 {
+        match self {
+            ModelConfig::Esm2(c) => c.num_hidden_layers,
+            ModelConfig::Esmc(c) => c.num_hidden_layers,
+            ModelConfig::Esm1(c) => c.num_hidden_layers,
+        }
+    }
+
+    /// Rows of the token embedding and columns of the LM head's logits.
+    pub fn vocab_size(&self) -> i64 {
+        match self {
+            ModelConfig::Esm2(c) => c.vocab_size,
+            ModelConfig::Esmc(c) => c.vocab_size,
+            ModelConfig::Esm1(c) => c.vocab_size,
+        }
+    }
+}
+
+/// A loaded model of any family.
+pub enum Encoder {
+    /// ESM2.
+    Esm2(Esm2),
+    /// ESM C.
+    Esmc(Esmc),
+    /// ESM-1b / ESM-1v.
+    Esm1(Esm1),
+}
+
+impl std::fmt::Debug for Encoder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Encoder::Esm2(m) => m.fmt(f),
+            Encoder::Esmc(m) => f.debug_struct("Esmc").field("config", m.config()).finish(),
+            Encoder::Esm1(m) => f.debug_struct("Esm1").field("config", m.config()).finish(),
+        }
+    }
+}
+
+impl Encoder {
+    /// Builds the model `config` describes from canonical `weights`.
+    pub fn load(config: &ModelConfig, weights: &crate::weights::Weights, device: Device, kind: Kind) -> Result<Self> {
+        Ok(match config {
+            ModelConfig::Esm2(c) => Encoder::Esm2(Esm2::load(c, weights, device, kind)?),
+            ModelConfig::Esmc(c) => Encoder::Esmc(Esmc::load(c, weights, device, kind)?),
+            ModelConfig::Esm1(c) => Encoder::Esm1(Esm1::load(c, weights, device, kind)?),
+        })
+    }
+
+    /// The family.
+    pub fn family(&self) -> Family {
+        match self {
+            Encoder::Esm2(_) => Family::Esm2,
+            Encoder::Esmc(_) => Family::Esmc,
+            Encoder::Esm1(_) => Family::Esm1,
+        }
+    }
+
+    /// Width of the residual stream (of every embedding).
+    pub fn hidden_size(&self) -> i64 {
+        match self {
+            Encoder::Esm2(m) => m.config().hidden_size,
+            Encoder::Esmc(m) => m.config().hidden_size,
+            Encoder::Esm1(m) => m.config().hidden_size,
+        }
+    }
+
+    /// Transformer blocks (layers are 0..=this).
+    pub fn num_layers(&self) -> i64 {
+        match self {
+            Encoder::Esm2(m) => m.config().num_hidden_layers,
+            Encoder::Esmc(m) => m.config().num_hidden_layers,
+            Encoder::Esm1(m) => m.config().num_hidden_layers,
+        }
+    }
+
+    /// Columns of the logits (33, or 64 for ESM C).
+    pub fn vocab_size(&self) -> i64 {
+        match self {
+            Encoder::Esm2(m) => m.config().vocab_size,
+            Encoder::Esmc(m) => m.config().vocab_size,
+            Encoder::Esm1(m) => m.config().vocab_size,
+        }
+    }
+
+    /// The longest sequence (residues) the model can embed at all: ESM-1b/1v's learned positions end
+    /// at 1022; rotary models have no limit.
+    pub fn max_residues(&self) -> Option<usize> {
+        match self {
+            Encoder::Esm1(m) => usize::try_from(m.config().max_residues()).ok(),
+            _ => None,
+        }
+    }
+
+    /// The device the weights live on.
+    pub fn device(&self) -> Device {
+        match self {
+            Encoder::Esm2(m) => m.device(),
+            Encoder::Esmc(m) => m.device(),
+            Encoder::Esm1(m) => m.device(),
+        }
+    }
+
+    /// Whether the checkpoint carried the masked-LM head.
+    pub fn has_lm_head(&self) -> bool {
+        match self {
+            Encoder::Esm2(m) => m.has_lm_head(),
+            Encoder::Esmc(m) => m.has_lm_head(),
+            Encoder::Esm1(m) => m.has_lm_head(),
+        }
+    }
+
+    /// Hidden states of each requested layer (see the module doc).
+    pub fn forward(&self, tokens: &Tensor, layers: &[i64]) -> Result<Vec<Tensor>> {
+        match self {
+            Encoder::Esm2(m) => m.forward(tokens, layers),
+            Encoder::Esmc(m) => m.forward(tokens, layers),
+            Encoder::Esm1(m) => m.forward(tokens, layers),
+        }
+    }
+
+    /// The masked-LM head's logits, [batch, seq, vocab].
+    pub fn logits(&self, tokens: &Tensor) -> Result<Tensor> {
+        match self {
+            Encoder::Esm2(m) => m.logits(tokens),
+            Encoder::Esmc(m) => m.logits(tokens),
+            Encoder::Esm1(m) => m.logits(tokens),
+        }
+    }
+
+    /// The head applied to last-layer hidden states already computed.
+    pub(crate) fn head(&self, last: &Tensor) -> Result<Tensor> {
+        match self {
+            Encoder::Esm2(m) => m.head(last),
+            Encoder::Esmc(m) => m.head(last),
+            Encoder::Esm1(m) => m.head(last),
+        }
+    }
+}
+
+impl From<Esm2> for Encoder {
+    fn from(m: Esm2) -> Self {
+        Encoder::Esm2(m)
+    }
+}
+
+impl From<Esmc> for Encoder {
+    fn from(m: Esmc) -> Self {
+        Encoder::Esmc(m)
+    }
+}
+
+impl From<Esm1> for Encoder {
+    fn from(m: Esm1) -> Self {
+        Encoder::Esm1(m)
+    }
+}

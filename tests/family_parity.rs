@@ -1,0 +1,138 @@
+//! Parity of esmdb's ESM C and ESM-1b/ESM-1v with their reference implementations on seeded random-weight
+//! models, every tensor randomized: ESM C against EvolutionaryScale's `esm` package (`EsmcModel`, its own
+//! venv), from both checkpoint layouts (the published `config.json` + safetensors directory and the 2024
+//! release's `.pth` state dict); ESM-1b and ESM-1v against fair-esm's `ProteinBertModel`, from fair-esm's
+//! v1 `.pt`. The references run each sequence alone; esmdb runs them in mixed-length batches.
+use std::collections::HashMap;
+use std::path::Path;
+
+use anyhow::Result;
+use esmdb_model::{EmbedOptions, Family, LoadOptions, Pooling};
+use esmdb_tests::{dms_fixture, max_abs_diff, run_esmc_python, run_python};
+
+const TOL: f32 = 1e-4;
+
+/// Real DMS sequences, lengths 1 and 2, the rare residues.
+fn cases() -> Result<Vec<(String, String)>> {
+    let mut v: Vec<(String, String)> = dms_fixture()?.into_iter().step_by(120).collect();
+    v.push(("len1".into(), "M".into()));
+    v.push(("len2".into(), "MK".into()));
+    v.push(("rare".into(), "MKXBZUOACDXXBZUO".into()));
+    Ok(v)
+}
+
+/// esmdb's outputs keyed like the references' (`<id>/mean_L3`, `<id>/per_tok_L4`, `<id>/logits` residue rows).
+fn ours(model: &Path, cases: &[(String, String)], layers: &[i64]) -> Result<(Family, HashMap<String, Vec<f32>>)> {
+    let loaded = esmdb_model::load(&model.to_string_lossy(), &LoadOptions::default())?;
+    let options = EmbedOptions {
+        layers: layers.to_vec(),
+        pooling: vec![Pooling::Mean, Pooling::Bos, Pooling::PerToken, Pooling::Logits],
+        batch_tokens: 1500,
+        truncate: None,
+    };
+    let out = loaded.embedder.embed(cases, &options)?;
+    let mut map = HashMap::new();
+    for ((spec, values), &w) in out.specs.iter().zip(&out.values).zip(&out.widths) {
+        let mut offset = 0;
+        for (i, (id, _)) in cases.iter().enumerate() {
+            let n = if spec.pooling.per_residue() { out.lengths[i] * w } else { w };
+            let start = if spec.pooling.per_residue() { offset } else { i * w };
+            map.insert(format!("{id}/{}", spec.column_name()), values[start..start + n].to_vec());
+            offset += if spec.pooling.per_residue() { n } else { 0 };
+        }
+    }
+    Ok((loaded.embedder.model().family(), map))
+}
+
+fn reference(
+    esmc: bool,
+    script: &str,
+    model: &Path,
+    cases: &[(String, String)],
+    layers: &[i64],
+    dir: &Path,
+) -> Result<HashMap<String, Vec<f32>>> {
+    let req = dir.join("request.json");
+    let out = dir.join("reference.safetensors");
+    std::fs::write(&req, serde_json::to_string(&serde_json::json!({"sequences": cases, "layers": layers}))?)?;
+    let args = ["run".as_ref(), model.as_os_str(), req.as_os_str(), out.as_os_str()];
+    if esmc {
+        run_esmc_python(script, &args)?
+    } else {
+        run_python(script, &args)?
+    }
+    let tensors = tch::Tensor::read_safetensors(&out)?;
+    tensors.into_iter().map(|(k, t)| Ok((k, Vec::<f32>::try_from(&t.flatten(0, -1))?))).collect()
+}
+
+/// Every output of ours against the reference; the reference's logits include `<cls>`/`<eos>` rows.
+fn compare(
+    ours: &HashMap<String, Vec<f32>>,
+    theirs: &HashMap<String, Vec<f32>>,
+    cases: &[(String, String)],
+    what: &str,
+) -> f32 {
+    let mut worst = 0.0f32;
+    for (key, v) in ours {
+        let r = theirs.get(key).unwrap_or_else(|| panic!("{what}: the reference has no {key}"));
+        let r: &[f32] = if key.ends_with("/logits") {
+            let id = key.trim_end_matches("/logits");
+            let len = cases.iter().find(|c| c.0 == id).map(|c| c.1.len()).unwrap_or(0);
+            let width = r.len() / (len + 2);
+            &r[width..(len + 1) * width]
+        } else {
+            r
+        };
+        let d = max_abs_diff(v, r);
+        assert!(d <= TOL, "{what}: {key}: max |diff| {d:e} > {TOL:e}");
+        worst = worst.max(d);
+    }
+    worst
+}
+
+#[test]
+fn esmc_matches_the_esm_package_from_both_layouts() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let out = dir.path().join("esmc");
+    let config = r#"{"hidden_size": 256, "num_attention_heads": 4, "num_hidden_layers": 5}"#;
+    run_esmc_python("esmc_ref.py", &["init".as_ref(), config.as_ref(), "3".as_ref(), out.as_os_str()])?;
+    let cases = cases()?;
+    let layers = [2, 5];
+    let theirs = reference(true, "esmc_ref.py", &out.join("hf"), &cases, &layers, dir.path())?;
+    for model in [out.join("hf"), out.join("esmc.pth")] {
+        let (family, mine) = ours(&model, &cases, &layers)?;
+        assert_eq!(family, Family::Esmc, "{}", model.display());
+        assert_eq!(mine.len(), cases.len() * 7, "2 layers × mean/bos/per_tok + logits per sequence");
+        let worst = compare(&mine, &theirs, &cases, &format!("ESM C {}", model.display()));
+        eprintln!("ESM C parity ({}): max |diff| {worst:e}", model.file_name().unwrap().to_string_lossy());
+    }
+    Ok(())
+}
+
+#[test]
+fn esm1b_and_esm1v_match_fair_esm() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let cases = cases()?;
+    let layers = [2, 4];
+    for (name, before) in [("esm1b_small.pt", true), ("esm1v_small_1.pt", false)] {
+        let pt = dir.path().join(name);
+        let config =
+            format!(r#"{{"layers": 4, "embed_dim": 128, "attention_heads": 4, "emb_layer_norm_before": {before}}}"#);
+        run_python("esm1_ref.py", &["init".as_ref(), config.as_ref(), "5".as_ref(), pt.as_os_str()])?;
+        let theirs = reference(false, "esm1_ref.py", &pt, &cases, &layers, dir.path())?;
+        let (family, mine) = ours(&pt, &cases, &layers)?;
+        assert_eq!(family, Family::Esm1);
+        let worst = compare(&mine, &theirs, &cases, name);
+        eprintln!("ESM-1 parity ({name}): max |diff| {worst:e}");
+    }
+
+    // Learned positions end at 1022 residues: a clear error, and --truncate's way out.
+    let pt = dir.path().join("esm1v_small_1.pt");
+    let long = [("long".to_owned(), "MKTAYIAKQR".repeat(103))];
+    let loaded = esmdb_model::load(&pt.to_string_lossy(), &LoadOptions::default())?;
+    let err = loaded.embedder.embed(&long, &EmbedOptions::default()).unwrap_err().to_string();
+    assert!(err.contains("1030 residues") && err.contains("at most 1022") && err.contains("--truncate"), "{err}");
+    let options = EmbedOptions { truncate: Some(1022), ..Default::default() };
+    assert_eq!(loaded.embedder.embed(&long, &options)?.lengths, vec![1022]);
+    Ok(())
+}
