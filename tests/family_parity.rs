@@ -109,6 +109,23 @@ fn esmc_matches_the_esm_package_from_both_layouts() -> Result<()> {
     Ok(())
 }
 
+/// What `esmdb model init --arch esmc_*` writes is the published layout: the `esm` package loads it
+/// (`EsmcForMaskedLM.from_pretrained`) and computes what esmdb computes from it.
+#[test]
+fn esmdb_written_random_esmc_is_what_the_esm_package_reads() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let model = dir.path().join("esmc_small");
+    esmdb_model::init::write_random_esmc(&esmdb_model::esmc::EsmcConfig::new(3, 192, 3), 9, &model)?;
+    let cases = cases()?;
+    let layers = [1, 3];
+    let theirs = reference(true, "esmc_ref.py", &model, &cases, &layers, dir.path())?;
+    let (family, mine) = ours(&model, &cases, &layers)?;
+    assert_eq!(family, Family::Esmc);
+    let worst = compare(&mine, &theirs, &cases, "esmdb-written ESM C");
+    eprintln!("ESM C written by esmdb, read by the esm package: max |diff| {worst:e}");
+    Ok(())
+}
+
 #[test]
 fn esm1b_and_esm1v_match_fair_esm() -> Result<()> {
     let dir = tempfile::tempdir()?;

@@ -36,10 +36,11 @@ pub enum Command {
 
 #[derive(Debug, Subcommand)]
 pub enum ModelCommand {
-    /// Write a seeded random-weight ESM2 model (Hugging Face layout) for tests and benchmarks.
+    /// Write a seeded random-weight model for tests and benchmarks: ESM2 in the Hugging Face layout, ESM C in
+    /// the `esm` package's published layout.
     Init {
         /// Architecture: esm2_t6_8M_UR50D, esm2_t12_35M_UR50D, esm2_t30_150M_UR50D, esm2_t33_650M_UR50D,
-        /// esm2_t36_3B_UR50D or esm2_t48_15B_UR50D.
+        /// esm2_t36_3B_UR50D, esm2_t48_15B_UR50D, esmc_300m or esmc_600m.
         #[arg(long)]
         arch: String,
         /// Random seed.

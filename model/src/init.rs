@@ -1,4 +1,5 @@
-//! Seeded random-weight ESM2 models in the Hugging Face hub layout.
+//! Seeded random-weight models of the real architectures: ESM2 in the Hugging Face hub layout, ESM C in
+//! the `esm` package's published layout (`biohub/ESMC-*`).
 //!
 //! Why: no pretrained weights can be downloaded on our machines, so tests and benchmarks run real
 //! architectures with random weights through the same loading path as real checkpoints. Every tensor
@@ -12,6 +13,7 @@ use tch::Tensor;
 
 use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::esmc::EsmcConfig;
 
 /// Writes `config.json` + `model.safetensors` (keys as in the `facebook/esm2_*` hub files:
 /// `esm.`-prefixed, per-layer rotary `inv_freq`, LM and contact heads) into `out`.
@@ -19,6 +21,57 @@ use crate::error::{Error, Result};
 /// The directory is written under a temporary name and renamed into place, so a failure leaves
 /// nothing half-written. `out` must not exist yet or be an empty directory.
 pub fn write_random_model(config: &Config, seed: u64, out: &Path) -> Result<()> {
+    write_dir(out, random_tensors(config, seed)?, &config.to_hf_json())
+}
+
+/// Writes a random ESM C as `EsmcForMaskedLM.save_pretrained` does (`config.json` with `model_type`
+/// `esmc`, `model.safetensors` with `esmc.`-prefixed names and the untied LM head) into `out`, with
+/// the same all-tensors-random scheme and the same atomic write as [`write_random_model`].
+pub fn write_random_esmc(config: &EsmcConfig, seed: u64, out: &Path) -> Result<()> {
+    let json = serde_json::json!({
+        "architectures": ["EsmcForMaskedLM"],
+        "model_type": "esmc",
+        "hidden_size": config.hidden_size,
+        "num_hidden_layers": config.num_hidden_layers,
+        "num_attention_heads": config.num_attention_heads,
+        "intermediate_size": config.intermediate_size,
+        "vocab_size": config.vocab_size,
+        "pad_token_id": config.pad_token_id,
+        "mask_token_id": config.mask_token_id,
+        "layer_norm_eps": config.layer_norm_eps,
+        "torch_dtype": "float32",
+    });
+    let text = serde_json::to_string_pretty(&json).map_err(|e| Error::Option(e.to_string()))?;
+    write_dir(out, random_esmc_tensors(config, seed)?, &text)
+}
+
+/// The tensors of a random ESM C, published names, f32.
+pub fn random_esmc_tensors(config: &EsmcConfig, seed: u64) -> Result<Vec<(String, Tensor)>> {
+    let (d, h, v) = (config.hidden_size, config.intermediate_size, config.vocab_size);
+    let mut w = Draw { rng: rand::rngs::StdRng::seed_from_u64(seed), out: Vec::new() };
+    w.normal("esmc.embed_tokens.weight".into(), &[v, d], (d as f32).powf(-0.5))?;
+    for i in 0..config.num_hidden_layers {
+        let p = format!("esmc.layers.{i}");
+        w.layer_norm(&format!("{p}.input_layernorm"), d)?;
+        for name in ["q_proj", "k_proj", "v_proj", "o_proj"] {
+            w.normal(format!("{p}.self_attn.{name}.weight"), &[d, d], (d as f32).powf(-0.5))?;
+        }
+        w.scale(format!("{p}.self_attn.q_norm.weight"), d)?;
+        w.scale(format!("{p}.self_attn.k_norm.weight"), d)?;
+        w.layer_norm(&format!("{p}.post_attention_layernorm"), d)?;
+        w.normal(format!("{p}.mlp.gate_proj.weight"), &[h, d], (d as f32).powf(-0.5))?;
+        w.normal(format!("{p}.mlp.up_proj.weight"), &[h, d], (d as f32).powf(-0.5))?;
+        w.normal(format!("{p}.mlp.down_proj.weight"), &[d, h], (h as f32).powf(-0.5))?;
+    }
+    w.scale("esmc.norm.weight".into(), d)?;
+    w.linear("lm_head.dense", d, d)?;
+    w.layer_norm("lm_head.layer_norm", d)?;
+    w.linear("lm_head.decoder", v, d)?;
+    Ok(w.out)
+}
+
+/// Writes `tensors` and `config_json` into `out` through a temporary sibling directory.
+fn write_dir(out: &Path, tensors: Vec<(String, Tensor)>, config_json: &str) -> Result<()> {
     if out.exists() && std::fs::read_dir(out).map_err(|e| Error::io(out, e))?.next().is_some() {
         return Err(Error::io(out, std::io::Error::new(std::io::ErrorKind::AlreadyExists, "exists and is not empty")));
     }
@@ -26,12 +79,11 @@ pub fn write_random_model(config: &Config, seed: u64, out: &Path) -> Result<()> 
     std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
     let tmp = tempfile::Builder::new().prefix(".esmdb-init-").tempdir_in(parent).map_err(|e| Error::io(parent, e))?;
 
-    let tensors = random_tensors(config, seed)?;
     let st = tmp.path().join("model.safetensors");
     Tensor::write_safetensors(&tensors, &st)
         .map_err(|e| Error::Weights { path: st.clone(), message: e.to_string() })?;
     let cfg = tmp.path().join("config.json");
-    std::fs::write(&cfg, config.to_hf_json()).map_err(|e| Error::io(&cfg, e))?;
+    std::fs::write(&cfg, config_json).map_err(|e| Error::io(&cfg, e))?;
 
     if out.exists() {
         std::fs::remove_dir(out).map_err(|e| Error::io(out, e))?;
@@ -64,10 +116,16 @@ impl Draw {
 
     /// Scale ~ U(0.5, 1.5), shift ~ N(0, 0.1): far from the 1/0 defaults.
     fn layer_norm(&mut self, prefix: &str, dim: i64) -> Result<()> {
+        self.scale(format!("{prefix}.weight"), dim)?;
+        self.normal(format!("{prefix}.bias"), &[dim], 0.1)
+    }
+
+    /// A norm's scale alone (ESM C's bias-free norms): U(0.5, 1.5).
+    fn scale(&mut self, name: String, dim: i64) -> Result<()> {
         let scale = Uniform::new(0.5f32, 1.5).map_err(|e| Error::Option(e.to_string()))?;
         let w: Vec<f32> = (0..dim).map(|_| scale.sample(&mut self.rng)).collect();
-        self.out.push((format!("{prefix}.weight"), Tensor::f_from_slice(&w)?));
-        self.normal(format!("{prefix}.bias"), &[dim], 0.1)
+        self.out.push((name, Tensor::f_from_slice(&w)?));
+        Ok(())
     }
 }
 
