@@ -104,7 +104,7 @@ impl HubRef {
             !s.is_empty() && s != "." && s != ".." && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
         };
         let repo = match name.split('/').collect::<Vec<_>>().as_slice() {
-            [name] if ok(name) => format!("facebook/{name}"),
+            [name] if ok(name) => default_repo(name),
             [org, name] if ok(org) && ok(name) => format!("{org}/{name}"),
             _ => return None,
         };
@@ -465,6 +465,18 @@ fn range_starts_at(headers: &HeaderMap, from: u64) -> bool {
         .and_then(|r| r.split('-').next())
         .and_then(|start| start.parse::<u64>().ok())
         == Some(from)
+}
+
+/// The hub repository of a bare model name: ESM C's published weights live under `biohub`
+/// (`esmc_300m` → `biohub/ESMC-300M`), every other ESM under `facebook` (`facebook/esm2_t6_8M_UR50D`,
+/// `facebook/esm1v_t33_650M_UR90S_1`).
+pub fn default_repo(name: &str) -> String {
+    match name {
+        "esmc_300m" => "biohub/ESMC-300M".into(),
+        "esmc_600m" => "biohub/ESMC-600M".into(),
+        "esmc_6b" => "biohub/ESMC-6B".into(),
+        _ => format!("facebook/{name}"),
+    }
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! Turning what the user typed (`esm2_t6_8M_UR50D`, `facebook/esm2_t6_8M_UR50D`,
-//! `esm2_t6_8M_UR50D@<revision>`, a directory or a `.pt` file) into a checkpoint path, looking in the
-//! places where ESM2 weights usually live.
+//! `esm2_t6_8M_UR50D@<revision>`, `esmc_300m`, a directory, a `.pt` or `.pth` file) into a checkpoint path,
+//! looking in the places where each family's weights usually live.
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
@@ -10,7 +10,8 @@ use crate::hub::HubRef;
 ///
 /// 1. `$ESMDB_MODELS/<name>/` (a Hugging Face directory) and `$ESMDB_MODELS/<name>.pt`;
 /// 2. the Hugging Face cache (`$HF_HUB_CACHE`, `$HF_HOME/hub`, `~/.cache/huggingface/hub`),
-///    `models--<org>--<name>/snapshots/*` (`org` is `facebook` for a bare name);
+///    `models--<org>--<name>/snapshots/*` (`org` is `facebook` for a bare name, `biohub/ESMC-300M` for
+///    `esmc_300m`; ESM C's 2024 release `EvolutionaryScale/esmc-300m-2024-12`'s `.pth` too);
 /// 3. the torch hub cache used by fair-esm (`$TORCH_HOME/hub/checkpoints`, `~/.cache/torch/hub/checkpoints`),
 ///    `<name>.pt`;
 ///
@@ -25,10 +26,20 @@ pub fn candidates(name: &str) -> Vec<PathBuf> {
     if let Some(dir) = env("ESMDB_MODELS") {
         out.push(dir.join(name));
         out.push(dir.join(format!("{name}.pt")));
+        out.push(dir.join(format!("{name}.pth")));
     }
     if let Some(hf) = hf_cache() {
-        let repo = repo.unwrap_or_else(|| format!("facebook/{name}"));
+        let repo = repo.unwrap_or_else(|| crate::hub::default_repo(name));
         out.push(hf.join(format!("models--{}", repo.replace('/', "--"))));
+        // ESM C's 2024 release: a state dict inside its repository's snapshot.
+        if let Some(size) = name.strip_prefix("esmc_").filter(|s| ["300m", "600m"].contains(s)) {
+            let repo = hf.join(format!("models--EvolutionaryScale--esmc-{size}-2024-12/snapshots"));
+            let file = format!("data/weights/esmc_{size}_2024_12_v0.pth");
+            let mut snaps: Vec<PathBuf> =
+                std::fs::read_dir(&repo).into_iter().flatten().flatten().map(|e| e.path()).collect();
+            snaps.sort();
+            out.extend(snaps.into_iter().rev().map(|s| s.join(&file)));
+        }
     }
     let torch = env("TORCH_HOME").or_else(|| home.as_ref().map(|h| h.join(".cache/torch")));
     if let Some(torch) = torch {
@@ -183,6 +194,15 @@ mod tests {
         assert_eq!(short_name("/m/random-esm2_t6_8M_UR50D-seed7/"), "random-esm2_t6_8M_UR50D-seed7");
         assert_eq!(short_name("/h/hub/models--facebook--esm2_t12_35M_UR50D/snapshots/abc123"), "esm2_t12_35M_UR50D");
         assert_eq!(short_name("/t/checkpoints/esm2_t30_150M_UR50D.pt"), "esm2_t30_150M_UR50D");
+        assert_eq!(short_name("/h/hub/models--biohub--ESMC-300M/snapshots/abc"), "ESMC-300M");
+    }
+
+    #[test]
+    fn bare_esmc_names_live_under_biohub() {
+        assert_eq!(HubRef::parse("esmc_300m").map(|h| h.repo).as_deref(), Some("biohub/ESMC-300M"));
+        assert_eq!(HubRef::parse("esmc_600m@v1").map(|h| h.repo).as_deref(), Some("biohub/ESMC-600M"));
+        let esm1v = HubRef::parse("esm1v_t33_650M_UR90S_1").map(|h| h.repo);
+        assert_eq!(esm1v.as_deref(), Some("facebook/esm1v_t33_650M_UR90S_1"));
     }
 
     #[test]

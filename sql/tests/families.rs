@@ -38,6 +38,16 @@ async fn esmc_runs_through_the_sql_functions() {
         assert!(d < 1e-5, "row {i}: {d}");
     }
 
+    // `embed` is the family-neutral name: the same vectors, the same cached pooled rewrite.
+    let sql = format!(
+        "SELECT compress_mean(embed(sequence, '{m}')) AS v FROM variants WHERE input_row < 4 ORDER BY input_row"
+    );
+    let again = session.sql(&sql).await.unwrap().collect().await.unwrap();
+    assert_eq!(again[0].column(0).as_ref(), vectors as &dyn Array);
+    let plan = session.sql(&format!("EXPLAIN {sql}")).await.unwrap().collect().await.unwrap();
+    let plan = arrow::util::pretty::pretty_format_batches(&plan).unwrap().to_string();
+    assert!(plan.contains("esm2_embed_pooled"), "compress_mean(embed(…)) is served by the cache: {plan}");
+
     let sql = format!("SELECT esm_score('MCTA', 'K2C', 'wt-marginals', '{m}') AS s");
     let batches = session.sql(&sql).await.unwrap().collect().await.unwrap();
     let score = batches[0].column(0).as_primitive::<Float64Type>().value(0);

@@ -15,7 +15,7 @@ use datafusion::logical_expr::{
 use datafusion::prelude::lit;
 use esmdb_compress::Pooling;
 
-use super::embed::{ESM2_EMBED, Esm2EmbedPooled};
+use super::embed::{EMBED, ESM2_EMBED, Esm2EmbedPooled};
 use super::vectors::{self, Tokens};
 use crate::error::{call_error, compress_error};
 use crate::options::EngineConfig;
@@ -95,7 +95,7 @@ impl ScalarUDFImpl for Compress {
             Compression::Max => return Ok(ExprSimplifyResult::Original(args)),
         };
         let Some(Expr::ScalarFunction(inner)) = args.first() else { return Ok(ExprSimplifyResult::Original(args)) };
-        if inner.func.name() != ESM2_EMBED {
+        if inner.func.name() != ESM2_EMBED && inner.func.name() != EMBED {
             return Ok(ExprSimplifyResult::Original(args));
         }
         let mut a = inner.args.clone().into_iter();

@@ -1,4 +1,4 @@
-//! `esm2_embed(sequence [, model [, layer]])` — per-token ESM2 embeddings — and
+//! `embed(sequence [, model [, layer]])` (also `esm2_embed`) — per-token embeddings of any model family — and
 //! `esm2_embed_pooled(sequence, pooling [, model [, layer]])` — one cached pooled vector per row.
 //!
 //! Both are async scalar functions: DataFusion hands them batches of `esmdb.commit_every` rows and
@@ -28,6 +28,9 @@ use esmdb_engine::{self as engine, StoreEmbedder};
 
 /// Name of the per-token function.
 pub const ESM2_EMBED: &str = "esm2_embed";
+/// The same function under its family-neutral name: every model family esmdb loads (ESM2, ESM C,
+/// ESM-1b/1v) embeds through it; `esm2_embed` stays for the queries written before.
+pub const EMBED: &str = "embed";
 /// Name of the pooled, cached function.
 pub const ESM2_EMBED_POOLED: &str = "esm2_embed_pooled";
 
@@ -36,6 +39,7 @@ pub const ESM2_EMBED_POOLED: &str = "esm2_embed_pooled";
 /// what makes the Python pipeline's disk use explode; pool them (`compress_*`).
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct Esm2Embed {
+    name: &'static str,
     config: EngineConfig,
     signature: Signature,
 }
@@ -56,7 +60,13 @@ pub(super) fn signature(min: usize, max: usize) -> Signature {
 impl Esm2Embed {
     /// The function under the session's `config` (its defaults type the result at planning).
     pub fn udf(config: EngineConfig) -> ScalarUDF {
-        AsyncScalarUDF::new(Arc::new(Esm2Embed { config, signature: signature(1, 3) })).into_scalar_udf()
+        Self::named(ESM2_EMBED, config)
+    }
+
+    /// The function registered as `name` ([`ESM2_EMBED`] or [`EMBED`]; both are rewritten under the
+    /// compressions alike).
+    pub fn named(name: &'static str, config: EngineConfig) -> ScalarUDF {
+        AsyncScalarUDF::new(Arc::new(Esm2Embed { name, config, signature: signature(1, 3) })).into_scalar_udf()
     }
 }
 
@@ -176,7 +186,7 @@ pub(super) fn exec_config(args: &ScalarFunctionArgs) -> EngineConfig {
 
 impl ScalarUDFImpl for Esm2Embed {
     fn name(&self) -> &str {
-        ESM2_EMBED
+        self.name
     }
 
     fn signature(&self) -> &Signature {
@@ -188,9 +198,9 @@ impl ScalarUDFImpl for Esm2Embed {
     }
 
     fn return_field_from_args(&self, args: ReturnFieldArgs) -> Result<FieldRef> {
-        check_sequence_arg(ESM2_EMBED, args.arg_fields)?;
-        let dim = planned_dim(ESM2_EMBED, &self.config, args.scalar_arguments, args.arg_fields, 1)?;
-        Ok(Arc::new(Field::new(ESM2_EMBED, vectors::tokens_type(dim)?, true)))
+        check_sequence_arg(self.name, args.arg_fields)?;
+        let dim = planned_dim(self.name, &self.config, args.scalar_arguments, args.arg_fields, 1)?;
+        Ok(Arc::new(Field::new(self.name, vectors::tokens_type(dim)?, true)))
     }
 
     fn invoke_with_args(&self, _args: ScalarFunctionArgs) -> Result<ColumnarValue> {
@@ -209,11 +219,11 @@ impl AsyncScalarUDFImpl for Esm2Embed {
         let exec = exec_config(&args);
         let scalars = constant_args(&args);
         let scalar_refs: Vec<Option<&ScalarValue>> = scalars.iter().map(Option::as_ref).collect();
-        let (model_name, layer) = call_args(ESM2_EMBED, &self.config, &scalar_refs, &args.arg_fields, 1)?;
+        let (model_name, layer) = call_args(self.name, &self.config, &scalar_refs, &args.arg_fields, 1)?;
         let dim = vectors::token_dim(args.return_field.data_type())
             .ok_or_else(|| DataFusionError::Internal("esm2_embed was planned without a width".into()))?;
         let array = args.args[0].to_array(n)?;
-        let (rows, seqs) = sequences(ESM2_EMBED, &array)?;
+        let (rows, seqs) = sequences(self.name, &array)?;
         let key = exec.model_key(&model_name);
         let batch_tokens = exec.batch_tokens;
         let computed = engine::on_engine_thread(&model_name, move || -> Result<Vec<Vec<f32>>> {

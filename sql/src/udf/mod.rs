@@ -36,6 +36,7 @@ pub fn register(ctx: &SessionContext, config: &EngineConfig) -> Result<()> {
 pub fn register_config_dependent(ctx: &SessionContext, config: &EngineConfig) {
     use compress::{Compress, Compression};
     ctx.register_udf(embed::Esm2Embed::udf(config.clone()));
+    ctx.register_udf(embed::Esm2Embed::named(embed::EMBED, config.clone()));
     ctx.register_udf(embed::Esm2EmbedPooled::udf(config.clone()));
     ctx.register_udf(score::EsmScore::udf(config.clone()));
     for kind in [Compression::Mean, Compression::Bos, Compression::Max] {
