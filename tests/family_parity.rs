@@ -126,6 +126,38 @@ fn esmdb_written_random_esmc_is_what_the_esm_package_reads() -> Result<()> {
     Ok(())
 }
 
+/// What `esmdb model init --arch esm1b_…|esm1v_…` writes (a transformers directory, as the hub repositories
+/// hold) is what transformers' `EsmModel`/`EsmForMaskedLM` read, with the same numbers.
+#[test]
+fn esmdb_written_random_esm1_is_what_transformers_reads() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let cases = cases()?;
+    for before in [true, false] {
+        let model = dir.path().join(format!("esm1_{before}"));
+        let config = esmdb_model::esm1::Esm1Config::new(3, 128, 4, before);
+        esmdb_model::init::write_random_esm1(&config, 6, &model)?;
+        let layers = [1, 3];
+        let (family, mine) = ours(&model, &cases, &layers)?;
+        assert_eq!(family, Family::Esm1);
+        let mut theirs: HashMap<String, Vec<f32>> = HashMap::new();
+        for cmd in ["hf", "hf-logits"] {
+            let req = dir.path().join("request-hf.json");
+            let out = dir.path().join(format!("reference-{cmd}.safetensors"));
+            std::fs::write(&req, serde_json::to_string(&serde_json::json!({"sequences": cases, "layers": layers}))?)?;
+            run_python("esm_ref.py", &[cmd.as_ref(), model.as_os_str(), req.as_os_str(), out.as_os_str()])?;
+            for (k, t) in tch::Tensor::read_safetensors(&out)? {
+                theirs.insert(k, Vec::<f32>::try_from(&t.flatten(0, -1))?);
+            }
+        }
+        // transformers' runner gives per-token, mean and logits (no bos).
+        let shared: HashMap<String, Vec<f32>> = mine.into_iter().filter(|(k, _)| !k.contains("/bos_")).collect();
+        assert_eq!(shared.len(), cases.len() * 5);
+        let worst = compare(&shared, &theirs, &cases, &format!("esmdb-written ESM-1 (LayerNorm before: {before})"));
+        eprintln!("ESM-1 written by esmdb (LayerNorm before: {before}), read by transformers: max |diff| {worst:e}");
+    }
+    Ok(())
+}
+
 #[test]
 fn esm1b_and_esm1v_match_fair_esm() -> Result<()> {
     let dir = tempfile::tempdir()?;

@@ -36,11 +36,12 @@ pub enum Command {
 
 #[derive(Debug, Subcommand)]
 pub enum ModelCommand {
-    /// Write a seeded random-weight model for tests and benchmarks: ESM2 in the Hugging Face layout, ESM C in
-    /// the `esm` package's published layout.
+    /// Write a seeded random-weight model for tests and benchmarks: ESM2 and ESM-1b/1v in the Hugging Face
+    /// layout, ESM C in the `esm` package's published layout.
     Init {
         /// Architecture: esm2_t6_8M_UR50D, esm2_t12_35M_UR50D, esm2_t30_150M_UR50D, esm2_t33_650M_UR50D,
-        /// esm2_t36_3B_UR50D, esm2_t48_15B_UR50D, esmc_300m or esmc_600m.
+        /// esm2_t36_3B_UR50D, esm2_t48_15B_UR50D, esmc_300m, esmc_600m, esm1b_t33_650M_UR50S or
+        /// esm1v_t33_650M_UR90S_1 … _5 (ESM-1b/1v as transformers directories, as their hub repositories hold).
         #[arg(long)]
         arch: String,
         /// Random seed.

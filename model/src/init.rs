@@ -13,6 +13,7 @@ use tch::Tensor;
 
 use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::esm1::Esm1Config;
 use crate::esmc::EsmcConfig;
 
 /// Writes `config.json` + `model.safetensors` (keys as in the `facebook/esm2_*` hub files:
@@ -70,6 +71,67 @@ pub fn random_esmc_tensors(config: &EsmcConfig, seed: u64) -> Result<Vec<(String
     Ok(w.out)
 }
 
+/// Writes a random ESM-1b (`emb_layer_norm_before`) or ESM-1v as a transformers `EsmForMaskedLM`
+/// directory, the layout of the `facebook/esm1b_t33_650M_UR50S` and `facebook/esm1v_t33_650M_UR90S_*`
+/// hub repositories (learned `absolute` positions, `max_position_embeddings` = 1026). The `<mask>` row
+/// of the token embedding (and of the tied decoder) is zero and so is the position table's padding
+/// row, as fair-esm's loader and `nn.Embedding(padding_idx)` leave them.
+pub fn write_random_esm1(config: &Esm1Config, seed: u64, out: &Path) -> Result<()> {
+    let json = serde_json::json!({
+        "architectures": ["EsmForMaskedLM"],
+        "model_type": "esm",
+        "position_embedding_type": "absolute",
+        "emb_layer_norm_before": config.emb_layer_norm_before,
+        "token_dropout": config.token_dropout,
+        "hidden_size": config.hidden_size,
+        "num_hidden_layers": config.num_hidden_layers,
+        "num_attention_heads": config.num_attention_heads,
+        "intermediate_size": config.intermediate_size,
+        "max_position_embeddings": config.max_positions + config.pad_token_id + 1,
+        "vocab_size": config.vocab_size,
+        "pad_token_id": config.pad_token_id,
+        "mask_token_id": config.mask_token_id,
+        "layer_norm_eps": config.layer_norm_eps,
+        "hidden_act": "gelu",
+        "hidden_dropout_prob": 0.0,
+        "attention_probs_dropout_prob": 0.0,
+        "is_folding_model": false,
+        "torch_dtype": "float32",
+    });
+    let text = serde_json::to_string_pretty(&json).map_err(|e| Error::Option(e.to_string()))?;
+    write_dir(out, random_esm1_tensors(config, seed)?, &text)
+}
+
+/// The tensors of a random ESM-1b/1v, transformers names, f32.
+pub fn random_esm1_tensors(config: &Esm1Config, seed: u64) -> Result<Vec<(String, Tensor)>> {
+    let (d, f, v) = (config.hidden_size, config.intermediate_size, config.vocab_size);
+    let positions = config.max_positions + config.pad_token_id + 1;
+    let mut w = Draw { rng: rand::rngs::StdRng::seed_from_u64(seed), out: Vec::new() };
+    w.normal("esm.embeddings.word_embeddings.weight".into(), &[v, d], (d as f32).powf(-0.5))?;
+    w.normal("esm.embeddings.position_embeddings.weight".into(), &[positions, d], (d as f32).powf(-0.5))?;
+    if config.emb_layer_norm_before {
+        w.layer_norm("esm.embeddings.layer_norm", d)?;
+    }
+    w.esm_blocks(config.num_hidden_layers, d, f)?;
+    w.layer_norm("esm.encoder.emb_layer_norm_after", d)?;
+    w.linear("lm_head.dense", d, d)?;
+    w.layer_norm("lm_head.layer_norm", d)?;
+    w.normal("lm_head.bias".into(), &[v], 0.05)?;
+    let mut out = w.out;
+    for (name, t) in out.iter_mut() {
+        let row = match name.as_str() {
+            "esm.embeddings.word_embeddings.weight" => config.mask_token_id,
+            "esm.embeddings.position_embeddings.weight" => config.pad_token_id,
+            _ => continue,
+        };
+        *t = t.f_index_fill(0, &Tensor::f_from_slice(&[row])?, 0.0)?;
+    }
+    if let Some(emb) = out.iter().find(|(n, _)| n == "esm.embeddings.word_embeddings.weight").map(|(_, t)| t.copy()) {
+        out.push(("lm_head.decoder.weight".into(), emb));
+    }
+    Ok(out)
+}
+
 /// Writes `tensors` and `config_json` into `out` through a temporary sibling directory.
 fn write_dir(out: &Path, tensors: Vec<(String, Tensor)>, config_json: &str) -> Result<()> {
     if out.exists() && std::fs::read_dir(out).map_err(|e| Error::io(out, e))?.next().is_some() {
@@ -120,6 +182,22 @@ impl Draw {
         self.normal(format!("{prefix}.bias"), &[dim], 0.1)
     }
 
+    /// The transformers `EsmLayer` blocks ESM2 and ESM-1b/1v share (`esm.encoder.layer.N.…`).
+    fn esm_blocks(&mut self, n: i64, d: i64, f: i64) -> Result<()> {
+        for i in 0..n {
+            let p = format!("esm.encoder.layer.{i}");
+            for name in ["query", "key", "value"] {
+                self.linear(&format!("{p}.attention.self.{name}"), d, d)?;
+            }
+            self.linear(&format!("{p}.attention.output.dense"), d, d)?;
+            self.layer_norm(&format!("{p}.attention.LayerNorm"), d)?;
+            self.linear(&format!("{p}.intermediate.dense"), f, d)?;
+            self.linear(&format!("{p}.output.dense"), d, f)?;
+            self.layer_norm(&format!("{p}.LayerNorm"), d)?;
+        }
+        Ok(())
+    }
+
     /// A norm's scale alone (ESM C's bias-free norms): U(0.5, 1.5).
     fn scale(&mut self, name: String, dim: i64) -> Result<()> {
         let scale = Uniform::new(0.5f32, 1.5).map_err(|e| Error::Option(e.to_string()))?;
@@ -136,17 +214,7 @@ pub fn random_tensors(config: &Config, seed: u64) -> Result<Vec<(String, Tensor)
     // N(0, d^-1/2), fairseq's embedding init: the LM head's decoder is this matrix (tied), and with
     // N(0, 1) its logits reached ±60 (log-probabilities −100), where fp32 rounding alone is ~1e-4.
     w.normal("esm.embeddings.word_embeddings.weight".into(), &[v, d], (d as f32).powf(-0.5))?;
-    for i in 0..config.num_hidden_layers {
-        let p = format!("esm.encoder.layer.{i}");
-        for name in ["query", "key", "value"] {
-            w.linear(&format!("{p}.attention.self.{name}"), d, d)?;
-        }
-        w.linear(&format!("{p}.attention.output.dense"), d, d)?;
-        w.layer_norm(&format!("{p}.attention.LayerNorm"), d)?;
-        w.linear(&format!("{p}.intermediate.dense"), f, d)?;
-        w.linear(&format!("{p}.output.dense"), d, f)?;
-        w.layer_norm(&format!("{p}.LayerNorm"), d)?;
-    }
+    w.esm_blocks(config.num_hidden_layers, d, f)?;
     w.layer_norm("esm.encoder.emb_layer_norm_after", d)?;
     w.linear("lm_head.dense", d, d)?;
     w.layer_norm("lm_head.layer_norm", d)?;

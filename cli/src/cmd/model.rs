@@ -12,10 +12,7 @@ pub fn run(cmd: ModelCommand) -> anyhow::Result<ExitCode> {
             let written = match esmdb_model::architecture(&arch) {
                 Some(ModelConfig::Esm2(config)) => esmdb_model::init::write_random_model(&config, seed, &out),
                 Some(ModelConfig::Esmc(config)) => esmdb_model::init::write_random_esmc(&config, seed, &out),
-                Some(ModelConfig::Esm1(_)) => anyhow::bail!(
-                    "`model init` does not write ESM-1b/ESM-1v yet (`{arch}`); tests/python/esm1_ref.py init writes one \
-                     in fair-esm's own format"
-                ),
+                Some(ModelConfig::Esm1(config)) => esmdb_model::init::write_random_esm1(&config, seed, &out),
                 None => anyhow::bail!(
                     "unknown architecture `{arch}`; known: {}",
                     esmdb_model::architecture_names().join(", ")
