@@ -78,6 +78,12 @@ pub fn prepare(variants: &[Variant<'_>], label: &dyn Fn(usize) -> String) -> Res
             continue;
         }
         let wt = esmdb_store::wild_type(v.sequence, v.mutant, &mutations).map_err(bad)?;
+        // A reverted residue is the notation's letter (`J2C`): the wild type must pass the same input
+        // policy as any sequence, or the model would refuse it later without naming the variant.
+        esmdb_store::normalize(&wt).map_err(|refusal| Error::Variant {
+            variant: label(i),
+            message: format!("mutant `{}`: its wild type {}", v.mutant, refusal),
+        })?;
         let hash = esmdb_store::seq_hash(&wt);
         prepared.wild_types.entry(hash.clone()).or_insert(wt);
         prepared.variants.push(Some((hash, mutations)));
