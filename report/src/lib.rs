@@ -16,6 +16,7 @@ mod error;
 mod font;
 
 pub mod figures;
+pub mod models;
 pub mod results;
 pub mod summary;
 
@@ -24,7 +25,6 @@ pub use figures::{
     bar_chart, ours_vs_published, predicted_vs_measured, r2_by_model_size, svg_to_png, svg_to_png_scaled,
     zero_shot_vs_supervised,
 };
+pub use models::{ModelKey, family_label, format_size, model_family, model_size, paper_columns};
 pub use results::{FoldRow, RESULTS_COLUMNS, paper_model_name, read_results_csv, write_results_csv};
-pub use summary::{
-    SUMMARY_COLUMNS, Summary, ZERO_SHOT, format_size, model_size, summarize, summary_table, write_summary_csv,
-};
+pub use summary::{SUMMARY_COLUMNS, Summary, ZERO_SHOT, summarize, summary_table, write_summary_csv};

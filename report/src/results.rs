@@ -7,7 +7,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::summary::model_size;
+use crate::models::{model_size, paper_columns};
 
 /// One outer fold of one (dataset, model, compression): the metrics `scripts/reg_LassoCV.py`
 /// reports. Field names are ours; the CSV columns are [`RESULTS_COLUMNS`].
@@ -41,8 +41,11 @@ pub struct FoldRow {
     pub dataset: String,
 }
 
-/// The paper's columns, in its order and spelling (`nun_zero_coefs` included).
-pub const RESULTS_COLUMNS: [&str; 13] = [
+/// The columns we write: the paper's, in its order and spelling (`nun_zero_coefs` included), with
+/// `Model` the family and `ModelSize` the size as the paper writes them ([`paper_columns`]:
+/// `esmc` / `300M`), then `Model_Name`, ours, for the exact model (`esmc_300m`, a checkpoint's
+/// directory name), which the paper's table has no column for.
+pub const RESULTS_COLUMNS: [&str; 15] = [
     "Model",
     "Fold",
     "R2_score_train",
@@ -56,15 +59,22 @@ pub const RESULTS_COLUMNS: [&str; 13] = [
     "nun_zero_coefs",
     "Compression_method",
     "Dataset",
+    "ModelSize",
+    "Model_Name",
 ];
+
+/// The columns a results file must have: the first 13 of [`RESULTS_COLUMNS`], which the paper's
+/// file and ours both carry.
+const REQUIRED: usize = 13;
 
 /// Writes `rows` with exactly [`RESULTS_COLUMNS`] as header. The file appears whole or not at all
 /// (temporary file in the same directory, then rename), so an interrupted run never leaves half a
 /// results file that a later `reproduce` would take as done. Floats are written round-trip exact.
 pub fn write_results_csv(rows: &[FoldRow], path: impl AsRef<Path>) -> Result<()> {
     let records = rows.iter().map(|r| {
+        let (family, size) = paper_columns(&r.model);
         vec![
-            r.model.clone(),
+            family,
             r.fold.to_string(),
             float(r.r2_train),
             float(r.mae_train),
@@ -77,15 +87,19 @@ pub fn write_results_csv(rows: &[FoldRow], path: impl AsRef<Path>) -> Result<()>
             r.n_nonzero.to_string(),
             r.compression.clone(),
             r.dataset.clone(),
+            size,
+            r.model.clone(),
         ]
     });
     write_csv_atomic(path.as_ref(), &RESULTS_COLUMNS, records)
 }
 
 /// Reads a results CSV: ours, or the paper's `DMS_lassoCV_results.csv`, which adds an unnamed index
-/// column and `Dataset_Name`, `ModelSize`, `parameters`, … (ignored, except `ModelSize`, which turns
-/// the paper's family names into ours with [`paper_model_name`]). Columns are found by name, in
-/// any order; an empty or `NaN` metric reads as NaN (the paper has two empty ρ fields).
+/// column and `Dataset_Name`, `parameters`, … (ignored). Each row's model is `Model_Name` where that
+/// column is filled (our files), else `Model` + `ModelSize` turned into our name by
+/// [`paper_model_name`] (`esm2` + `8M` → `esm2_t6_8M_UR50D`), else `Model` (files written before
+/// `Model_Name` existed). Columns are found by name, in any order; an empty or `NaN` metric reads
+/// as NaN (the paper has two empty ρ fields).
 pub fn read_results_csv(path: impl AsRef<Path>) -> Result<Vec<FoldRow>> {
     let path = path.as_ref();
     let file = File::open(path).map_err(|source| Error::Io { path: path.into(), source })?;
@@ -94,7 +108,7 @@ pub fn read_results_csv(path: impl AsRef<Path>) -> Result<Vec<FoldRow>> {
         |source: csv::Error| Error::Csv { path: path.into(), line: source.position().map_or(0, |p| p.line()), source };
     let header = reader.headers().map_err(csv_err)?.clone();
     let header_line = header.position().map_or(1, |p| p.line());
-    let mut idx = [0usize; RESULTS_COLUMNS.len()];
+    let mut idx = [0usize; REQUIRED];
     for (slot, column) in idx.iter_mut().zip(RESULTS_COLUMNS) {
         *slot = header.iter().position(|h| h == column).ok_or_else(|| Error::MissingColumn {
             path: path.into(),
@@ -103,7 +117,8 @@ pub fn read_results_csv(path: impl AsRef<Path>) -> Result<Vec<FoldRow>> {
             found: header.iter().collect::<Vec<_>>().join(","),
         })?;
     }
-    let size_col = header.iter().position(|h| h == "ModelSize");
+    let column = |name: &str| header.iter().position(|h| h == name);
+    let (size_col, name_col) = (column("ModelSize"), column("Model_Name"));
 
     let mut rows = Vec::new();
     for record in reader.records() {
@@ -112,9 +127,11 @@ pub fn read_results_csv(path: impl AsRef<Path>) -> Result<Vec<FoldRow>> {
         let field = |i: usize| record.get(idx[i]).unwrap_or("");
         let num = |i: usize| parse_float(field(i)).ok_or_else(|| bad(path, line, i, field(i), "a number"));
         let int = |i: usize| parse_int(field(i)).ok_or_else(|| bad(path, line, i, field(i), "an integer"));
-        let model = match size_col.and_then(|c| record.get(c)).map(str::trim) {
-            Some(size) if !size.is_empty() => paper_model_name(field(0), size),
-            _ => field(0).to_string(),
+        let cell = |col: Option<usize>| col.and_then(|c| record.get(c)).map(str::trim).filter(|v| !v.is_empty());
+        let model = match (cell(name_col), cell(size_col)) {
+            (Some(name), _) => name.to_string(),
+            (None, Some(size)) => paper_model_name(field(0), size),
+            (None, None) => field(0).to_string(),
         };
         rows.push(FoldRow {
             model,

@@ -1,13 +1,13 @@
 //! Per (dataset, model, compression) summaries of the fold rows: what the paper's figures plot and
 //! what `esmdb reproduce` prints, computed like pandas (`mean`, `std(ddof=1)`, NaN skipped).
 
-use std::cmp::Ordering;
 use std::collections::HashMap;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
+use crate::models::cmp_models;
 use crate::results::{FoldRow, float, write_csv_atomic};
 
 /// The folds of one (dataset, model, compression) reduced to the numbers the figures need.
@@ -15,7 +15,7 @@ use crate::results::{FoldRow, float, write_csv_atomic};
 pub struct Summary {
     /// Dataset name.
     pub dataset: String,
-    /// Model name (see [`model_size`] for how its size is read).
+    /// Model name (see [`crate::model_size`] for how its size is read).
     pub model: String,
     /// Pooling of the embeddings.
     pub compression: String,
@@ -70,17 +70,6 @@ pub fn summarize(rows: &[FoldRow]) -> Vec<Summary> {
             .then_with(|| a.compression.cmp(&b.compression))
     });
     out
-}
-
-/// Orders model names by parameter count, unknown sizes last, then by name.
-pub(crate) fn cmp_models(a: &str, b: &str) -> Ordering {
-    match (model_size(a), model_size(b)) {
-        (Some(x), Some(y)) => x.total_cmp(&y),
-        (Some(_), None) => Ordering::Less,
-        (None, Some(_)) => Ordering::Greater,
-        (None, None) => Ordering::Equal,
-    }
-    .then_with(|| a.cmp(b))
 }
 
 /// Mean and sample sd (ddof = 1) of the non-NaN values.
@@ -143,88 +132,9 @@ pub fn summary_table(summaries: &[Summary]) -> String {
     out
 }
 
-/// Parameters of a model from its name: the first `_`/`-`-separated token that is a number with a
-/// K/M/B/T suffix (`esm2_t33_650M_UR50D` → 6.5e8, `esm2_t48_15B_UR50D` → 1.5e10, `esmc_300m` → 3e8).
-/// A directory path counts by its last component, a `.pt`/`.safetensors` extension and an
-/// `@checksum` (store model ids) are ignored; `esm1v`/`esm1b` are 650M. `None` when there is no size.
-pub fn model_size(name: &str) -> Option<f64> {
-    let trimmed = name.trim().trim_end_matches(['/', '\\']);
-    let last = trimmed.rsplit(['/', '\\']).next().unwrap_or(trimmed);
-    let last = last.split('@').next().unwrap_or(last);
-    let stem = match last.rsplit_once('.') {
-        Some((stem, ext)) if ext.chars().all(|c| c.is_ascii_alphabetic()) => stem,
-        _ => last,
-    };
-    let from_token = stem.split(['_', '-', '+', ' ']).find_map(size_token);
-    from_token.or_else(|| {
-        let family = stem.split(['_', '-']).next().unwrap_or(stem).to_ascii_lowercase();
-        matches!(family.as_str(), "esm1v" | "esm1b").then_some(650e6)
-    })
-}
-
-fn size_token(token: &str) -> Option<f64> {
-    let (number, suffix) = token.split_at(token.len().checked_sub(1)?);
-    let scale = match suffix {
-        "K" | "k" => 1e3,
-        "M" | "m" => 1e6,
-        "B" | "b" | "G" => 1e9,
-        "T" => 1e12,
-        _ => return None,
-    };
-    let well_formed = number.starts_with(|c: char| c.is_ascii_digit())
-        && number.chars().all(|c| c.is_ascii_digit() || c == '.')
-        && number.matches('.').count() <= 1;
-    if !well_formed {
-        return None;
-    }
-    number.parse::<f64>().ok().map(|v| v * scale)
-}
-
-/// `8e6` → `8M`, `6.5e8` → `650M`, `1.5e9` → `1.5B`: the labels of the paper's x axis.
-pub fn format_size(params: f64) -> String {
-    let (value, unit) = match params.abs() {
-        p if p >= 1e12 => (params / 1e12, "T"),
-        p if p >= 1e9 => (params / 1e9, "B"),
-        p if p >= 1e6 => (params / 1e6, "M"),
-        p if p >= 1e3 => (params / 1e3, "K"),
-        _ => (params, ""),
-    };
-    let text = format!("{value:.1}");
-    format!("{}{unit}", text.strip_suffix(".0").unwrap_or(&text))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sizes_from_names() {
-        assert_eq!(model_size("esm2_t6_8M_UR50D"), Some(8e6));
-        assert_eq!(model_size("esm2_t12_35M_UR50D"), Some(35e6));
-        assert_eq!(model_size("esm2_t30_150M_UR50D.pt"), Some(150e6));
-        assert_eq!(model_size("esm2_t33_650M_UR50D"), Some(650e6));
-        assert_eq!(model_size("esm2_t36_3B_UR50D"), Some(3e9));
-        assert_eq!(model_size("esm2_t48_15B_UR50D"), Some(15e9));
-        assert_eq!(model_size("/models/esm2_t33_650M_UR50D/"), Some(650e6));
-        assert_eq!(model_size("hub/models--facebook--esm2_t6_8M_UR50D"), Some(8e6));
-        assert_eq!(model_size("esm2_t6_8M_UR50D@3f9a2b+bf16"), Some(8e6));
-        assert_eq!(model_size("esmc_300M"), Some(300e6));
-        assert_eq!(model_size("esmc_300m"), Some(300e6));
-        assert_eq!(model_size("amplify_120M"), Some(120e6));
-        assert_eq!(model_size("esm1v"), Some(650e6));
-        assert_eq!(model_size("esm_1.5B"), Some(1.5e9));
-        assert_eq!(model_size("esm2"), None);
-        assert_eq!(model_size("ridge"), None);
-        assert_eq!(model_size(""), None);
-    }
-
-    #[test]
-    fn sizes_format_back() {
-        assert_eq!(format_size(8e6), "8M");
-        assert_eq!(format_size(650e6), "650M");
-        assert_eq!(format_size(1.5e9), "1.5B");
-        assert_eq!(format_size(15e9), "15B");
-    }
 
     #[test]
     fn sd_is_sample_sd_and_skips_nan() {
@@ -233,12 +143,5 @@ mod tests {
         assert!((sd - (7.0f64 / 3.0).sqrt()).abs() < 1e-15);
         assert!(mean_sd(&[0.5]).1.is_nan());
         assert!(mean_sd(&[]).0.is_nan());
-    }
-
-    #[test]
-    fn models_sort_by_size_then_name() {
-        let mut names = vec!["esm2_t33_650M_UR50D", "x", "esm2_t6_8M_UR50D", "esm1v", "esm2_t36_3B_UR50D"];
-        names.sort_by(|a, b| cmp_models(a, b));
-        assert_eq!(names, ["esm2_t6_8M_UR50D", "esm1v", "esm2_t33_650M_UR50D", "esm2_t36_3B_UR50D", "x"]);
     }
 }

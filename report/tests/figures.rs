@@ -98,6 +98,51 @@ fn ours_vs_published_pairs_matching_keys() {
 }
 
 #[test]
+fn ours_vs_published_pairs_models_by_family_and_size() {
+    // The paper's table names families and sizes (read as `esmc_300M`, `esm1v`); ours are the names
+    // models are run under. ESM-1v must not pair with ESM2 650M, which has the same size.
+    let published = vec![
+        summary("YAP1", "esmc_300M", 0.40, 0.05),
+        summary("YAP1", "esm1v", 0.30, 0.04),
+        summary("YAP1", "esm2_t33_650M_UR50D", 0.20, 0.04),
+        summary("YAP1", MODELS[0], 0.10, 0.02),
+    ];
+    let ours = vec![
+        summary("YAP1", "esmc_300m", 0.44, 0.05),
+        summary("YAP1", "esm1v_t33_650M_UR90S_1", 0.31, 0.03),
+        summary("YAP1", MODELS[0], 0.12, 0.01),
+    ];
+    let svg = ours_vs_published(&ours, &published);
+    parse(&svg);
+    for text in ["3 pairs", "ESM C: 1 pairs, |Δ| 0.040", "ESM-1v: 1 pairs, |Δ| 0.010", "ESM2: 1 pairs, |Δ| 0.020"] {
+        assert!(svg.contains(text), "{text:?} missing:\n{svg}");
+    }
+    // One family per marker shape: ESM2 circles, ESM C squares, ESM-1v triangles (point + legend
+    // model entry + legend family entry each).
+    assert_eq!(count(&svg, "circle"), 3, "{svg}");
+}
+
+#[test]
+fn r2_by_model_size_draws_one_series_per_family() {
+    let input = vec![
+        summary("YAP1", MODELS[0], 0.10, 0.02),
+        summary("YAP1", MODELS[2], 0.20, 0.02),
+        summary("YAP1", "esmc_300m", 0.40, 0.02),
+        summary("YAP1", "ESMC-600M", 0.42, 0.02),
+        summary("YAP1", "esm1v_t33_650M_UR90S_1", 0.30, 0.02),
+    ];
+    let svg = r2_by_model_size(&input);
+    parse(&svg);
+    for text in [">\nESM2", ">\nESM C", ">\nESM-1v", ">\n300M", ">\n600M"] {
+        assert!(svg.contains(text), "{text:?} missing:\n{svg}");
+    }
+    // Three families, three lines for the one dataset, never one zigzag through all; plus its
+    // legend swatch.
+    let lines = svg.lines().filter(|l| l.starts_with("<polyline") && l.contains("stroke-width=\"2\"")).count();
+    assert_eq!(lines, 3 + 1, "{svg}");
+}
+
+#[test]
 fn ours_vs_published_explains_an_empty_intersection() {
     let svg = ours_vs_published(&[summary("YAP1", "esm2", 0.3, 0.0)], &[summary("YAP1", MODELS[0], 0.3, 0.0)]);
     parse(&svg);

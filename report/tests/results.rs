@@ -47,7 +47,8 @@ fn results_round_trip_with_the_papers_header() -> TestResult {
         text.lines().next(),
         Some(
             "Model,Fold,R2_score_train,MAE_score_train,RMSE_score_train,R2_score_test,MAE_score_test,\
-             RMSE_score_test,rho_score_train,rho_score_test,nun_zero_coefs,Compression_method,Dataset"
+             RMSE_score_test,rho_score_train,rho_score_test,nun_zero_coefs,Compression_method,Dataset,\
+             ModelSize,Model_Name"
         )
     );
     assert_eq!(RESULTS_COLUMNS.join(","), text.lines().next().unwrap_or_default());
@@ -72,6 +73,44 @@ fn results_round_trip_with_the_papers_header() -> TestResult {
     // Overwriting replaces the whole file.
     write_results_csv(&rows[..1], &path)?;
     assert_eq!(read_results_csv(&path)?.len(), 1);
+    Ok(())
+}
+
+#[test]
+fn model_and_size_are_written_as_the_paper_writes_them() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("results.csv");
+    let models = ["esm2_t6_8M_UR50D", "esmc_300m", "esm1v_t33_650M_UR90S_1", "ESMC-600M", "my_model"];
+    let rows: Vec<FoldRow> = models.iter().map(|m| row(m, 1, 0.5, "YAP1")).collect();
+    write_results_csv(&rows, &path)?;
+    let text = std::fs::read_to_string(&path)?;
+    let cells: Vec<(String, String, String)> = text
+        .lines()
+        .skip(1)
+        .map(|line| {
+            let f: Vec<&str> = line.split(',').collect();
+            (f[0].to_string(), f[13].to_string(), f[14].to_string())
+        })
+        .collect();
+    let expected = [
+        ("esm2", "8M", "esm2_t6_8M_UR50D"),
+        ("esmc", "300M", "esmc_300m"),
+        ("esm1v", "650M", "esm1v_t33_650M_UR90S_1"),
+        ("esmc", "600M", "ESMC-600M"),
+        ("my_model", "", "my_model"),
+    ];
+    let expected: Vec<(String, String, String)> =
+        expected.iter().map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string())).collect();
+    assert_eq!(cells, expected);
+    // Read back, each row has its exact model again.
+    let back: Vec<String> = read_results_csv(&path)?.into_iter().map(|r| r.model).collect();
+    assert_eq!(back, models);
+
+    // A file written before `Model_Name` existed (13 columns, Model = our name) still reads.
+    let old = dir.path().join("old.csv");
+    let header = RESULTS_COLUMNS[..13].join(",");
+    std::fs::write(&old, format!("{header}\nesmc_300m,1,0.1,0.1,0.1,0.1,0.1,0.1,0.1,0.1,3,mean,d\n"))?;
+    assert_eq!(read_results_csv(&old)?[0].model, "esmc_300m");
     Ok(())
 }
 
@@ -165,8 +204,8 @@ fn errors_name_the_file_and_line() -> TestResult {
     let tmp = tempfile::tempdir()?;
     let dir = tmp.path();
     let header = RESULTS_COLUMNS.join(",");
-    let good = "m,1,0.1,0.1,0.1,0.1,0.1,0.1,0.1,0.1,3,mean,d";
-    let bad = "m,2,0.1,0.1,0.1,zero,0.1,0.1,0.1,0.1,3,mean,d";
+    let good = "m,1,0.1,0.1,0.1,0.1,0.1,0.1,0.1,0.1,3,mean,d,,m";
+    let bad = "m,2,0.1,0.1,0.1,zero,0.1,0.1,0.1,0.1,3,mean,d,,m";
     let path = dir.join("bad.csv");
     std::fs::write(&path, format!("{header}\n{good}\n{bad}\n"))?;
     let error = read_results_csv(&path).map(|_| ()).unwrap_err();

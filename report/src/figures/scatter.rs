@@ -10,19 +10,22 @@ use super::frame::{
     render, series_style, tick,
 };
 use super::legend::{Entry, Legend, Swatch};
-use crate::summary::{Summary, ZERO_SHOT, cmp_models};
+use crate::models::{ModelKey, cmp_models, family_label, model_family};
+use crate::summary::{Summary, ZERO_SHOT};
 
 /// Width of the square-ish scatter plots.
 const SCATTER_W: u32 = 600;
 
 /// Published mean test R² (x) against ours (y) for every (dataset, model, compression) in both,
 /// coloured by model (legend ordered by size), ±sd bars both ways, and the y = x diagonal; the
-/// subtitle gives the number of pairs, mean |ours − published| and Pearson r. With no pair in
-/// common the figure says so and shows an example key of each side, the usual cause being model
-/// names that differ (see `paper_model_name`).
+/// subtitle gives the number of pairs, mean |ours − published| and Pearson r, and the legend the
+/// same per family (ESM2, ESM C, ESM-1v, …), each family drawn with its own marker, so a family
+/// that reproduces and one that does not are told apart. Models pair up by [`ModelKey`]: family and
+/// size (our `esmc_300m` is the paper's `esmc` 300M, any ESM-1v the paper's one), else the exact
+/// name. With no pair in common the figure says so and shows an example key of each side.
 pub fn ours_vs_published(ours: &[Summary], published: &[Summary]) -> String {
     const TITLE: &str = "Test R²: ours vs published";
-    let key = |s: &Summary| (s.dataset.clone(), s.model.clone(), s.compression.clone());
+    let key = |s: &Summary| (s.dataset.clone(), ModelKey::of(&s.model), s.compression.clone());
     let by_key: HashMap<_, &Summary> = published.iter().map(|s| (key(s), s)).collect();
     let mut by_model: BTreeMap<&str, Vec<(&Summary, &Summary)>> = BTreeMap::new();
     let mut common = 0;
@@ -47,26 +50,58 @@ pub fn ours_vs_published(ours: &[Summary], published: &[Summary]) -> String {
                 format!("No (dataset, model, compression) with a finite R² on both sides ({common} keys in common)."),
                 example("ours", ours),
                 example("published", published),
-                "Keys must match exactly; paper rows read as esm2 + 8M → esm2_t6_8M_UR50D.".into(),
+                "Models pair by family and size (esm2_t6_8M_UR50D = esm2 8M, esmc_300m = esmc 300M).".into(),
             ],
         );
     }
     let mut models: Vec<&str> = by_model.keys().copied().collect();
     models.sort_by(|a, b| cmp_models(a, b));
-    let pairs: Vec<(f64, f64)> = by_model.values().flatten().map(|(p, o)| (p.r2_test_mean, o.r2_test_mean)).collect();
-    let mean_abs = pairs.iter().map(|(p, o)| (o - p).abs()).sum::<f64>() / pairs.len() as f64;
-    let mut subtitle = format!("{} pairs · mean |ours − published| = {mean_abs:.3}", pairs.len());
-    if let Some(r) = pearson(&pairs) {
-        subtitle += &format!(" · Pearson r = {r:.3}");
+    let family = |m: &str| model_family(m).unwrap_or("other");
+    let mut families: Vec<&str> = Vec::new();
+    for m in &models {
+        if !families.contains(&family(m)) {
+            families.push(family(m));
+        }
     }
-    let entries = models
+    let marker_of = |m: &str| series_style(10 * families.iter().position(|f| *f == family(m)).unwrap_or(0)).1;
+    let pairs_of = |fam: Option<&str>| -> Vec<(f64, f64)> {
+        by_model
+            .iter()
+            .filter(|(m, _)| fam.is_none_or(|f| family(m) == f))
+            .flat_map(|(_, v)| v.iter().map(|(p, o)| (p.r2_test_mean, o.r2_test_mean)))
+            .collect()
+    };
+    let stats = |pairs: &[(f64, f64)]| {
+        let mean_abs = pairs.iter().map(|(p, o)| (o - p).abs()).sum::<f64>() / pairs.len() as f64;
+        let mut text = format!("{} pairs · mean |ours − published| = {mean_abs:.3}", pairs.len());
+        if let Some(r) = pearson(pairs) {
+            text += &format!(" · Pearson r = {r:.3}");
+        }
+        text
+    };
+    let subtitle = stats(&pairs_of(None));
+    let mut entries: Vec<Entry> = models
         .iter()
         .enumerate()
-        .map(|(i, m)| {
-            let (color, marker) = series_style(i);
-            Entry { label: m.to_string(), color, marker: Some(marker), swatch: Swatch::Marker }
+        .map(|(i, m)| Entry {
+            label: m.to_string(),
+            color: series_style(i).0,
+            marker: Some(marker_of(m)),
+            swatch: Swatch::Marker,
         })
         .collect();
+    if families.len() > 1 {
+        for fam in &families {
+            let pairs = pairs_of(Some(fam));
+            let mean_abs = pairs.iter().map(|(p, o)| (o - p).abs()).sum::<f64>() / pairs.len() as f64;
+            entries.push(Entry {
+                label: format!("{}: {} pairs, |Δ| {mean_abs:.3}", family_label(fam), pairs.len()),
+                color: RGBColor(90, 90, 90),
+                marker: Some(series_style(10 * families.iter().position(|f| f == fam).unwrap_or(0)).1),
+                swatch: Swatch::Marker,
+            });
+        }
+    }
     let legend = Legend::new(entries, LEGEND_H);
     let extent = by_model.values().flatten().flat_map(|(p, o)| {
         let (psd, osd) = (finite_or_zero(p.r2_test_sd), finite_or_zero(o.r2_test_sd));
@@ -79,7 +114,7 @@ pub fn ours_vs_published(ours: &[Summary], published: &[Summary]) -> String {
         let (plot, legend_area) = body.split_horizontally(SCATTER_W);
         let chart = diagonal_chart(&plot, range, "published test R² (mean over folds)", "our test R²")?;
         for (i, model) in models.iter().enumerate() {
-            let (color, marker) = series_style(i);
+            let (color, marker) = (series_style(i).0, marker_of(model));
             for (p, o) in &by_model[model] {
                 let at = chart((p.r2_test_mean, o.r2_test_mean));
                 let whisker = color.mix(0.35).stroke_width(1);

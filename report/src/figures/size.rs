@@ -10,13 +10,15 @@ use super::frame::{
     render, series_style, tick, x_tick_labels,
 };
 use super::legend::{Entry, Legend, Swatch};
-use crate::summary::{Summary, format_size, model_size};
+use crate::models::{family_label, format_size, model_family, model_size};
+use crate::summary::Summary;
 
 const TITLE: &str = "Test R² by model size";
 
-/// Model family: the name up to the first `_` (`esm2`, `esmc`, `amplify`, `esm1v`).
+/// Model family: the paper's (`esm2`, `esmc`, `esm1v`, …, see [`model_family`]), else the name up
+/// to the first `_`.
 fn family(model: &str) -> &str {
-    model.split('_').next().unwrap_or(model)
+    model_family(model).unwrap_or_else(|| model.split('_').next().unwrap_or(model))
 }
 
 /// (log10 parameters, mean, sd) of one model on one line.
@@ -94,7 +96,7 @@ pub fn r2_by_model_size(summaries: &[Summary]) -> String {
     if several_families {
         for (fam, _) in &families {
             entries.push(Entry {
-                label: fam.to_string(),
+                label: family_label(fam).to_string(),
                 color: RGBColor(90, 90, 90),
                 marker: Some(marker_of(fam)),
                 swatch: Swatch::Marker,
