@@ -47,6 +47,10 @@ pub enum ModelCommand {
         /// Random seed.
         #[arg(long, default_value_t = 0)]
         seed: u64,
+        /// Keep only the first N transformer blocks: a shallower model of the same width and format, for
+        /// tests and demonstrations that must run in seconds (default: all of the architecture's).
+        #[arg(long, value_name = "N")]
+        layers: Option<i64>,
         /// Output directory (must not exist or be empty).
         #[arg(long)]
         out: PathBuf,

@@ -4,13 +4,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn esmdb(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_esmdb"))
-        .args(args)
-        .env_remove("ESMDB_STORE")
-        .env_remove("ESMDB_MODEL")
-        .env("HF_HUB_OFFLINE", "1")
-        .output()
-        .unwrap()
+    esmdb_with(args, &[])
+}
+
+fn esmdb_with(args: &[&str], env: &[(&str, &Path)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_esmdb"));
+    cmd.args(args).env_remove("ESMDB_STORE").env_remove("ESMDB_MODEL").env_remove("ESMDB_MODELS");
+    cmd.envs(env.iter().copied()).env("HF_HUB_OFFLINE", "1").output().unwrap()
 }
 
 fn ok(args: &[&str]) -> (String, String) {
@@ -142,7 +142,7 @@ fn reproduce_writes_the_papers_results_and_resumes_without_work() {
     assert_eq!(
         lines.next().unwrap(),
         "Model,Fold,R2_score_train,MAE_score_train,RMSE_score_train,R2_score_test,MAE_score_test,\
-         RMSE_score_test,rho_score_train,rho_score_test,nun_zero_coefs,Compression_method,Dataset"
+         RMSE_score_test,rho_score_train,rho_score_test,nun_zero_coefs,Compression_method,Dataset,ModelSize,Model_Name"
     );
     let rows: Vec<Vec<String>> = lines.map(|l| l.split(',').map(str::to_owned).collect()).collect();
     assert_eq!(rows.len(), 10, "5 folds × 2 compressions");
@@ -313,4 +313,88 @@ fn reproduce_runs_swats_pca_and_idct_compressions() {
     }
     let err = fails(&["reproduce", "--datasets", data, "--models", &model, "--compress", "pca2", "--out", out_dir]);
     assert!(err.contains("unknown compression `pca2`") && err.contains("pca1-2"), "{err}");
+}
+
+#[test]
+fn reproduce_runs_every_family_by_name_in_the_papers_spelling() {
+    // Models found by bare name in $ESMDB_MODELS, as a user with the real checkpoints there would
+    // run the study. Random stand-ins with few blocks (`--layers`), so the test takes seconds.
+    let dir = tempfile::tempdir().unwrap();
+    let models = dir.path().join("models");
+    for (arch, layers) in [("esmc_300m", "2"), ("esm1v_t33_650M_UR90S_1", "1"), ("esm2_t6_8M_UR50D", "2")] {
+        let out = models.join(arch);
+        ok(&["model", "init", "--arch", arch, "--layers", layers, "--seed", "3", "--out", out.to_str().unwrap()]);
+    }
+    let err = fails(&["model", "init", "--arch", "esmc_300m", "--layers", "31", "--out", "unused"]);
+    assert!(err.contains("--layers for esmc_300m") && err.contains("1 to 30"), "{err}");
+    assert!(!Path::new("unused").exists());
+
+    let data = dir.path().join("dms");
+    small_dataset(&data, "IF1_small", 40);
+    // The paper's layout for three of our rows (values made up): ours pair with them by family and size.
+    let paper = dir.path().join("paper.csv");
+    let mut published = String::from(
+        ",Model,Fold,R2_score_train,MAE_score_train,RMSE_score_train,R2_score_test,MAE_score_test,\
+         RMSE_score_test,rho_score_train,rho_score_test,nun_zero_coefs,Compression_method,Dataset,ModelSize\n",
+    );
+    for (i, (family, size)) in [("esmc", "300M"), ("esm1v", "650M"), ("esm2", "8M")].iter().enumerate() {
+        for fold in 1..=5 {
+            published += &format!("{i},{family},{fold},0.5,0.1,0.1,0.3,0.1,0.1,0.5,0.4,10,mean,IF1_small,{size}\n");
+        }
+    }
+    std::fs::write(&paper, published).unwrap();
+
+    let store = dir.path().join("store").display().to_string();
+    let out = dir.path().join("results");
+    let names = "esmc_300m,esm1v_t33_650M_UR90S_1,esm2_t6_8M_UR50D";
+    let args = [
+        "reproduce",
+        "--store",
+        &store,
+        "--datasets",
+        data.to_str().unwrap(),
+        "--models",
+        names,
+        "--compress",
+        "mean",
+        "--paper",
+        paper.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--threads",
+        "2",
+    ];
+    let run = esmdb_with(&args, &[("ESMDB_MODELS", &models)]);
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+
+    let results = std::fs::read_to_string(out.join("results.csv")).unwrap();
+    let rows: Vec<Vec<&str>> = results.lines().skip(1).map(|l| l.split(',').collect()).collect();
+    let mut spelled: Vec<(&str, &str, &str)> = rows.iter().map(|r| (r[0], r[13], r[14])).collect();
+    spelled.dedup();
+    assert_eq!(
+        spelled,
+        [
+            ("esmc", "300M", "esmc_300m"),
+            ("esm1v", "650M", "esm1v_t33_650M_UR90S_1"),
+            ("esm2", "8M", "esm2_t6_8M_UR50D"),
+        ],
+        "Model and ModelSize as the paper writes them, our name in Model_Name, in --models order"
+    );
+    assert_eq!(rows.len(), 3 * 5);
+    // Each family's rows are its own model's numbers: the SQL path over the same checkpoint.
+    for (name, first) in [("esmc_300m", 0), ("esm1v_t33_650M_UR90S_1", 5)] {
+        let path = models.join(name).display().to_string();
+        let sql_r2 = sql_test_r2(&store, &format!("compress_mean(embed(sequence, '{path}'))"), "IF1_small");
+        let ours: Vec<f64> = rows[first..first + 5].iter().map(|r| r[5].parse().unwrap()).collect();
+        assert_eq!(sql_r2, ours, "{name}");
+    }
+    // The figures: one series per family, and the published comparison within each family.
+    let size = std::fs::read_to_string(out.join("r2_by_model_size.svg")).unwrap();
+    for family in [">\nESM2\n<", ">\nESM C\n<", ">\nESM-1v\n<"] {
+        assert!(size.contains(family), "{family} missing from r2_by_model_size.svg:\n{size}");
+    }
+    let vs = std::fs::read_to_string(out.join("ours_vs_published.svg")).unwrap();
+    for text in ["3 pairs", "ESM C: 1 pairs", "ESM-1v: 1 pairs", "ESM2: 1 pairs"] {
+        assert!(vs.contains(text), "{text} missing from ours_vs_published.svg");
+    }
 }

@@ -9,7 +9,7 @@
 use tch::{Device, Kind, Tensor};
 
 use crate::config::Config;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::esm1::{Esm1, Esm1Config};
 use crate::esm2::Esm2;
 use crate::esmc::{Esmc, EsmcConfig};
@@ -94,6 +94,22 @@ impl ModelConfig {
             ModelConfig::Esmc(c) => c.num_hidden_layers,
             ModelConfig::Esm1(c) => c.num_hidden_layers,
         }
+    }
+
+    /// The same architecture with only its first `layers` blocks: a shallower model of the same width,
+    /// for random-weight stand-ins that must run in seconds (tests, the notebooks without pretrained
+    /// weights). An error for 0 or more blocks than the architecture has.
+    pub fn with_layers(mut self, layers: i64) -> Result<Self> {
+        let full = self.num_hidden_layers();
+        if !(1..=full).contains(&layers) {
+            return Err(Error::Option(format!("{layers} layers: this architecture has 1 to {full}")));
+        }
+        match &mut self {
+            ModelConfig::Esm2(c) => c.num_hidden_layers = layers,
+            ModelConfig::Esmc(c) => c.num_hidden_layers = layers,
+            ModelConfig::Esm1(c) => c.num_hidden_layers = layers,
+        }
+        Ok(self)
     }
 
     /// Rows of the token embedding and columns of the LM head's logits.

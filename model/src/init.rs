@@ -12,9 +12,20 @@ use rand_distr::{Distribution, Normal, Uniform};
 use tch::Tensor;
 
 use crate::config::Config;
+use crate::encoder::ModelConfig;
 use crate::error::{Error, Result};
 use crate::esm1::Esm1Config;
 use crate::esmc::EsmcConfig;
+
+/// Writes a random model of any family in its native layout: [`write_random_model`] (ESM2),
+/// [`write_random_esmc`], [`write_random_esm1`].
+pub fn write_random(config: &ModelConfig, seed: u64, out: &Path) -> Result<()> {
+    match config {
+        ModelConfig::Esm2(c) => write_random_model(c, seed, out),
+        ModelConfig::Esmc(c) => write_random_esmc(c, seed, out),
+        ModelConfig::Esm1(c) => write_random_esm1(c, seed, out),
+    }
+}
 
 /// Writes `config.json` + `model.safetensors` (keys as in the `facebook/esm2_*` hub files:
 /// `esm.`-prefixed, per-layer rotary `inv_freq`, LM and contact heads) into `out`.

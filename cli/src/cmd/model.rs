@@ -2,24 +2,24 @@
 use std::process::ExitCode;
 
 use anyhow::Context;
-use esmdb_model::{LoadOptions, ModelConfig};
+use esmdb_model::LoadOptions;
 
 use crate::args::ModelCommand;
 
 pub fn run(cmd: ModelCommand) -> anyhow::Result<ExitCode> {
     match cmd {
-        ModelCommand::Init { arch, seed, out } => {
-            let written = match esmdb_model::architecture(&arch) {
-                Some(ModelConfig::Esm2(config)) => esmdb_model::init::write_random_model(&config, seed, &out),
-                Some(ModelConfig::Esmc(config)) => esmdb_model::init::write_random_esmc(&config, seed, &out),
-                Some(ModelConfig::Esm1(config)) => esmdb_model::init::write_random_esm1(&config, seed, &out),
-                None => anyhow::bail!(
-                    "unknown architecture `{arch}`; known: {}",
-                    esmdb_model::architecture_names().join(", ")
-                ),
+        ModelCommand::Init { arch, seed, layers, out } => {
+            let Some(config) = esmdb_model::architecture(&arch) else {
+                anyhow::bail!("unknown architecture `{arch}`; known: {}", esmdb_model::architecture_names().join(", "))
             };
-            written.with_context(|| format!("writing random {arch} (seed {seed}) to {}", out.display()))?;
-            eprintln!("esmdb: wrote random-weight {arch} (seed {seed}) to {}", out.display());
+            let config = match layers {
+                Some(n) => config.with_layers(n).with_context(|| format!("--layers for {arch}"))?,
+                None => config,
+            };
+            let blocks = config.num_hidden_layers();
+            esmdb_model::init::write_random(&config, seed, &out)
+                .with_context(|| format!("writing random {arch} (seed {seed}) to {}", out.display()))?;
+            eprintln!("esmdb: wrote random-weight {arch} ({blocks} blocks, seed {seed}) to {}", out.display());
             Ok(ExitCode::SUCCESS)
         }
         ModelCommand::Info { model } => {
