@@ -15,7 +15,7 @@
 //!   table to cells that want Arrow record batches (`:dep arrow`, `polars`).
 //! - [`Figure`]s (SVG) come from [`Db::r2_figure`], [`Db::cache_figure`], [`fold_bars`], [`zero_shot_figure`],
 //!   [`predicted_vs_measured`] and [`compare_published`].
-//! - [`model_or_random`] picks real ESM2 weights when this machine has them and a seeded
+//! - [`model_or_random`] picks real weights (any family) when this machine has them and a seeded
 //!   random-weight model otherwise, and says which.
 //! - Every failure is an [`Error`] whose message carries its whole cause chain.
 //!
@@ -45,7 +45,7 @@ pub use figure::{
     Comparison, Figure, FoldRow, compare_published, fold_bars, fold_rows, predicted_vs_measured, r2_figure,
     summary_table, zero_shot_figure,
 };
-pub use model::{ModelChoice, find_local, model_or_random};
+pub use model::{ModelChoice, find_local, model_or_random, model_or_random_layers};
 pub use table::{MAX_ROWS_SHOWN, Table, VECTOR_VALUES_SHOWN};
 
 /// Opens the store at `path` (a directory, created if missing, or an object-store URI).

@@ -1,4 +1,4 @@
-//! Choosing the model a notebook runs: real ESM2 weights when they are on this machine, otherwise a seeded
+//! Choosing the model a notebook runs: real weights (any family) when they are on this machine, otherwise a seeded
 //! random-weight model of the same architecture — and saying loudly which one it is.
 use std::path::{Path, PathBuf};
 
@@ -57,17 +57,31 @@ impl ModelChoice {
 }
 
 /// Pretrained `arch` weights if they are on this machine, otherwise the seeded random-weight model
-/// `<dir>/random-<arch>-seed<seed>` (written on first use, reused after). Never downloads.
+/// `<dir>/random-<arch>-seed<seed>` (written on first use, reused after). Any family
+/// (`esm2_t6_8M_UR50D`, `esmc_300m`, `esm1v_t33_650M_UR90S_1`). Never downloads.
 ///
 /// Random weights are announced on stdout as well as by the returned value's display.
 pub fn model_or_random(arch: &str, seed: u64, dir: impl AsRef<Path>) -> Result<ModelChoice> {
-    find_or_init(arch, seed, dir.as_ref())
+    find_or_init(arch, seed, None, dir.as_ref())
 }
 
-fn find_or_init(arch: &str, seed: u64, dir: &Path) -> Result<ModelChoice> {
+/// [`model_or_random`], with a random stand-in of only the first `layers` blocks
+/// (`<dir>/random-<arch>-<layers>layers-seed<seed>`), which runs in seconds where the whole random
+/// model would take minutes. Pretrained weights, when found, are used whole.
+pub fn model_or_random_layers(arch: &str, seed: u64, layers: u32, dir: impl AsRef<Path>) -> Result<ModelChoice> {
+    find_or_init(arch, seed, Some(layers), dir.as_ref())
+}
+
+fn find_or_init(arch: &str, seed: u64, layers: Option<u32>, dir: &Path) -> Result<ModelChoice> {
     let seed = i64::try_from(seed).map_err(|_| Error::msg(format!("seed {seed} is beyond i64")))?;
-    let args = vec![Value::Str(arch.to_owned()), Value::I64(seed), Value::Str(dir.to_string_lossy().into_owned())];
-    let mut f = call("model_or_random", args)?.into_list()?.into_iter();
+    let dir = Value::Str(dir.to_string_lossy().into_owned());
+    let (op, args) = match layers {
+        None => ("model_or_random", vec![Value::Str(arch.to_owned()), Value::I64(seed), dir]),
+        Some(n) => {
+            ("model_or_random_layers", vec![Value::Str(arch.to_owned()), Value::I64(seed), Value::I64(n.into()), dir])
+        }
+    };
+    let mut f = call(op, args)?.into_list()?.into_iter();
     let mut next = || f.next().ok_or_else(|| Error::msg("model_or_random: a short reply"));
     let model = next()?.into_string()?;
     let label = next()?.into_string()?;

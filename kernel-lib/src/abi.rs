@@ -336,10 +336,16 @@ fn run(op: &str, a: &mut Args) -> Result<Value> {
         "table.to_ipc" => Value::Bytes(a.table()?.to_ipc()?),
         "table.text" => Value::Str(a.table()?.to_string()),
         "svg_to_png" => Value::Bytes(crate::Figure::from_svg(a.string()?).to_png()?),
-        "model_or_random" => {
+        "model_or_random" | "model_or_random_layers" => {
             let arch = a.string()?;
             let seed = u64::try_from(a.int()?).map_err(|_| Error::msg("model_or_random: the seed is negative"))?;
-            let m = crate::model_or_random(&arch, seed, a.path()?)?;
+            let m = if op == "model_or_random" {
+                crate::model_or_random(&arch, seed, a.path()?)?
+            } else {
+                let layers = u32::try_from(a.int()?)
+                    .map_err(|_| Error::msg("model_or_random_layers: the number of layers is out of range"))?;
+                crate::model_or_random_layers(&arch, seed, layers, a.path()?)?
+            };
             Value::List(vec![
                 Value::Str(m.name().to_owned()),
                 Value::Str(m.label().to_owned()),

@@ -9,7 +9,7 @@
 //!   [`Db::ingest`], [`Db::embed`] and [`Db::cache_stats`] return tables too.
 //! - [`Figure`]s (SVG) come from [`Db::r2_figure`], [`Db::cache_figure`], [`fold_bars`],
 //!   [`predicted_vs_measured`] and [`compare_published`], drawn by `esmdb-report`.
-//! - [`model_or_random`] picks real ESM2 weights when this machine has them and a seeded
+//! - [`model_or_random`] picks real weights (any family) when this machine has them and a seeded
 //!   random-weight model otherwise, and says which.
 //! - Every failure is an [`Error`] whose message carries its whole cause chain.
 //!
@@ -38,7 +38,7 @@ pub use figure::{
     Comparison, Figure, cache_figure, compare_labelled, compare_published, fold_bars, fold_rows, predicted_vs_measured,
     r2_figure, summary_table, zero_shot_figure,
 };
-pub use model::{ModelChoice, model_or_random};
+pub use model::{ModelChoice, model_or_random, model_or_random_layers};
 pub use table::{MAX_ROWS_SHOWN, Table, VECTOR_VALUES_SHOWN};
 
 /// The crates underneath, so a notebook can reach them with a single `:dep`.

@@ -33,7 +33,12 @@ NOT_INSTALLED = 3
 
 # What each notebook must show: HTML table columns (`<th>name<`), an SVG figure, texts in its HTML or SVG.
 EXPECT = {
-    "quickstart.ipynb": {"columns": ["dataset", "variants", "sequences", "embedding", "cached"], "svg": True},
+    "quickstart.ipynb": {
+        "columns": ["dataset", "variants", "sequences", "embedding", "cached", "family", "r2_test_mean"],
+        "svg": True,
+        # The second family's fit next to ESM2's, and its model named in the notice.
+        "texts": ["ESM C", "esmc_300m"],
+    },
     "paper_protocol.ipynb": {
         "columns": ["dataset", "fold", "r2_test", "rmse_test", "r2_test_mean", "rho_test_mean", "zero_shot_rho"],
         "svg": True,
@@ -80,6 +85,13 @@ def text_of(value):
     return "".join(value) if isinstance(value, list) else (value or "")
 
 
+def ends_in_a_value(source):
+    """Whether a Rust cell ends in an expression (so it must show its value, or an error), not a statement or an
+    evcxr command such as `:dep`."""
+    lines = [l.strip() for l in source.strip().splitlines() if l.strip() and not l.strip().startswith("//")]
+    return bool(lines) and not lines[0].startswith(":") and not lines[-1].endswith(";")
+
+
 def check_outputs(name, nb):
     """Problems with what an executed notebook shows."""
     problems = []
@@ -87,6 +99,8 @@ def check_outputs(name, nb):
     for index, cell in enumerate(nb.cells):
         if cell.cell_type != "code":
             continue
+        if ends_in_a_value(text_of(cell.source)) and not cell.get("outputs"):
+            problems.append(f"cell {index} ends in a value but shows nothing (its result or error was lost)")
         for out in cell.get("outputs", []):
             if out.output_type == "stream":
                 text = text_of(out.text)
