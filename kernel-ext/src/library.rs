@@ -1,10 +1,12 @@
 //! Finding and calling the kernel library, `libesmdb_kernel_lib.so`, which the workspace build makes from
 //! `kernel-lib/` (`cargo test --workspace --no-run`, run by `scripts/notebook` and `scripts/test`).
 //!
-//! Where it is looked for, first found wins:
-//! 1. the path given to [`crate::use_library`], else `$ESMDB_KERNEL_LIB`;
-//! 2. `$CARGO_TARGET_DIR/debug/` (then `debug/deps/`) when that variable is set;
-//! 3. `target/debug/` (then `debug/deps/`) of the checkout this crate was compiled from.
+//! Where it is looked for:
+//! 1. the path given to [`crate::use_library`], else `$ESMDB_KERNEL_LIB`, if it exists;
+//! 2. otherwise the most recently built of `$CARGO_TARGET_DIR/debug/` and `debug/deps/` (when that variable is
+//!    set) and `target/debug/` and `target/debug/deps/` of the checkout this crate was compiled from. Newest,
+//!    not first: `cargo test` (what `scripts/notebook` runs) rebuilds only the copy in `deps/`, so a copy an
+//!    earlier `cargo build` left in `debug/` would otherwise shadow every later build.
 //!
 //! Every cell of a notebook is its own shared library with its own copy of this crate, but they all reach one
 //! copy of the kernel library: the dynamic loader opens a path once per process. So a store opened in one cell
@@ -47,9 +49,15 @@ pub(crate) fn choose(path: &Path) -> Result<()> {
     Ok(())
 }
 
-/// The places searched, in order.
+/// The places searched: the explicit choices, then the build outputs.
 pub(crate) fn candidates() -> Vec<PathBuf> {
-    let file = format!("{}{}{}", std::env::consts::DLL_PREFIX, wire::LIBRARY_STEM, std::env::consts::DLL_SUFFIX);
+    let mut out = explicit();
+    out.extend(built());
+    out
+}
+
+/// The library chosen by [`crate::use_library`] or `$ESMDB_KERNEL_LIB`, in that order.
+fn explicit() -> Vec<PathBuf> {
     let mut out = Vec::new();
     if let Some(p) = CHOSEN.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone() {
         out.push(p);
@@ -57,6 +65,13 @@ pub(crate) fn candidates() -> Vec<PathBuf> {
     if let Some(p) = std::env::var_os("ESMDB_KERNEL_LIB").filter(|v| !v.is_empty()) {
         out.push(PathBuf::from(p));
     }
+    out
+}
+
+/// Where the workspace build leaves the library.
+fn built() -> Vec<PathBuf> {
+    let file = format!("{}{}{}", std::env::consts::DLL_PREFIX, wire::LIBRARY_STEM, std::env::consts::DLL_SUFFIX);
+    let mut out = Vec::new();
     let checkout = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap_or(Path::new("."));
     let target = std::env::var_os("CARGO_TARGET_DIR").filter(|v| !v.is_empty()).map(PathBuf::from);
     for dir in target.into_iter().chain([checkout.join("target")]) {
@@ -68,9 +83,23 @@ pub(crate) fn candidates() -> Vec<PathBuf> {
     out
 }
 
+/// The first existing explicit choice, else the newest existing build output.
+fn pick() -> Option<PathBuf> {
+    if let Some(p) = explicit().into_iter().find(|p| p.is_file()) {
+        return Some(p);
+    }
+    newest(built())
+}
+
+/// The most recently modified of the existing `paths`.
+fn newest(paths: Vec<PathBuf>) -> Option<PathBuf> {
+    let modified = |p: &PathBuf| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    paths.into_iter().filter(|p| p.is_file()).max_by_key(modified)
+}
+
 fn load() -> std::result::Result<Library, String> {
     let tried = candidates();
-    let Some(path) = tried.iter().find(|p| p.is_file()) else {
+    let Some(path) = pick() else {
         let list: Vec<String> = tried.iter().map(|p| format!("  {}", p.display())).collect();
         return Err(format!(
             "the esmdb kernel library is not built; looked for\n{}\nBuild it with `scripts/notebook` (which builds, \
@@ -82,7 +111,7 @@ fn load() -> std::result::Result<Library, String> {
     let fail = |what: &str, e: libloading::Error| format!("{what} {}: {e}", path.display());
     // SAFETY: loading runs the library's initialisers; it is esmdb's own kernel library (found where the build
     // puts it), whose initialisers are those of Rust's std and its dependencies.
-    let lib = unsafe { libloading::Library::new(path) }.map_err(|e| fail("cannot load the kernel library", e))?;
+    let lib = unsafe { libloading::Library::new(&path) }.map_err(|e| fail("cannot load the kernel library", e))?;
     // SAFETY: the symbols are declared with exactly these signatures in kernel-lib/src/abi.rs; the version check
     // below refuses a library built for another contract before any other call.
     let (version, call, free) = unsafe {
@@ -134,5 +163,30 @@ pub(crate) fn call(op: &str, args: Vec<Value>) -> Result<Value> {
         Ok(Value::Error(message)) => Err(Error::msg(message)),
         Ok(value) => Ok(value),
         Err(e) => Err(Error::msg(format!("{op}: {e}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, SystemTime};
+
+    #[test]
+    fn the_newest_build_wins_over_a_stale_copy() -> std::io::Result<()> {
+        let dir = std::env::temp_dir().join(format!("esmdb-kernel-ext-newest-{}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
+        let (stale, fresh, missing) = (dir.join("debug.so"), dir.join("deps.so"), dir.join("none.so"));
+        let now = SystemTime::now();
+        for (path, age) in [(&stale, 3600), (&fresh, 10)] {
+            std::fs::File::create(path)?.set_modified(now - Duration::from_secs(age))?;
+        }
+        let picked = newest(vec![stale.clone(), fresh.clone(), missing.clone()]);
+        let alone = newest(vec![missing.clone(), stale.clone()]);
+        let none = newest(vec![missing]);
+        std::fs::remove_dir_all(&dir)?;
+        assert_eq!(picked, Some(fresh));
+        assert_eq!(alone, Some(stale));
+        assert_eq!(none, None);
+        Ok(())
     }
 }
