@@ -35,20 +35,31 @@ impl StoreSchema {
         self.store.table_names()
     }
 
-    /// `embeddings` means the one `embeddings_d*` table, if there is exactly one.
-    fn resolve_alias(&self, name: &str) -> Result<String> {
+    /// `embeddings` means the one `embeddings_d*` table, if there is exactly one. Listed afresh: on an
+    /// object store the listing at open may predate a width another process has since added.
+    async fn resolve_alias(&self, name: &str) -> Result<String> {
         if name != EMBEDDINGS {
             return Ok(name.to_owned());
         }
-        let tables: Vec<String> = self.store_tables().into_iter().filter(|t| t.starts_with("embeddings_d")).collect();
-        match tables.as_slice() {
-            [one] => Ok(one.clone()),
-            [] => Ok(name.to_owned()),
-            many => Err(DataFusionError::Plan(format!(
-                "the store has embeddings of several widths; name one of {}",
-                many.join(", ")
-            ))),
-        }
+        let listed = self.store.list_tables().await.map_err(|e| DataFusionError::External(Box::new(e)))?;
+        alias_among(name, listed)
+    }
+}
+
+/// `name`, or for [`EMBEDDINGS`] the one `embeddings_d*` among `tables` (an error naming them when
+/// there are several).
+fn alias_among(name: &str, tables: Vec<String>) -> Result<String> {
+    if name != EMBEDDINGS {
+        return Ok(name.to_owned());
+    }
+    let tables: Vec<String> = tables.into_iter().filter(|t| t.starts_with("embeddings_d")).collect();
+    match tables.as_slice() {
+        [one] => Ok(one.clone()),
+        [] => Ok(name.to_owned()),
+        many => Err(DataFusionError::Plan(format!(
+            "the store has embeddings of several widths; name one of {}",
+            many.join(", ")
+        ))),
     }
 }
 
@@ -71,7 +82,7 @@ impl SchemaProvider for StoreSchema {
         if let Some(t) = self.registered.read().ok().and_then(|r| r.get(name).cloned()) {
             return Ok(Some(t));
         }
-        let table = self.resolve_alias(name)?;
+        let table = self.resolve_alias(name).await?;
         let ds = self.store.open_table(&table).await.map_err(|e| DataFusionError::External(Box::new(e)))?;
         Ok(ds.map(|ds| Arc::new(LanceTableProvider::new(Arc::new(ds), false, false)) as Arc<dyn TableProvider>))
     }
@@ -92,6 +103,6 @@ impl SchemaProvider for StoreSchema {
     fn table_exist(&self, name: &str) -> bool {
         self.registered.read().map(|r| r.contains_key(name)).unwrap_or(false)
             || self.store_tables().iter().any(|t| t == name)
-            || (name == EMBEDDINGS && self.resolve_alias(name).is_ok_and(|t| t != name))
+            || (name == EMBEDDINGS && alias_among(name, self.store_tables()).is_ok_and(|t| t != name))
     }
 }

@@ -162,6 +162,18 @@ pub enum Error {
         #[source]
         source: Option<std::io::Error>,
     },
+    /// An object-store root (`s3://bucket/prefix`) cannot be reached or listed: a missing bucket, a
+    /// wrong endpoint, refused credentials.
+    #[error("store `{uri}`: cannot list it ({hint}): {source}")]
+    ObjectStore {
+        /// The store URI.
+        uri: String,
+        /// What to check.
+        hint: &'static str,
+        /// Lance's error.
+        #[source]
+        source: lance::Error,
+    },
     /// A stored table does not have the layout this version of esmdb expects.
     #[error("table `{table}`: {message}")]
     Schema {

@@ -1,7 +1,7 @@
 //! [`Store`]: a directory (or object-store URI) of Lance tables, and the few table operations every
 //! part of the store is built from — open-if-present, scan, append-or-create — each write one commit.
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use arrow_array::RecordBatch;
 use lance::Dataset;
@@ -38,19 +38,32 @@ impl Default for StoreParams {
 pub struct Store {
     uri: String,
     params: StoreParams,
+    /// An object-store root's tables as last listed (a local root is read on every call instead).
+    listed: Arc<RwLock<Vec<String>>>,
 }
 
 impl Store {
-    /// Opens an existing store. A local path must be a readable directory.
+    /// Opens an existing store. A local path must be a readable directory; an object-store root
+    /// (`s3://bucket/prefix`, configured by the usual `AWS_*` variables) must be listable — a missing
+    /// bucket or refused credentials fail here, before anything is written.
     pub async fn open(uri: &str) -> Result<Self> {
         check_location(uri, false)?;
-        Ok(Store { uri: trim_uri(uri), params: StoreParams::default() })
+        Self::at(uri).await
     }
 
-    /// Opens a store, creating the directory when it does not exist (local paths).
+    /// Opens a store, creating the directory when it does not exist (local paths; on object stores
+    /// the bucket must exist, the prefix is created by the first write).
     pub async fn open_or_create(uri: &str) -> Result<Self> {
         check_location(uri, true)?;
-        Ok(Store { uri: trim_uri(uri), params: StoreParams::default() })
+        Self::at(uri).await
+    }
+
+    async fn at(uri: &str) -> Result<Self> {
+        let store = Store { uri: trim_uri(uri), params: StoreParams::default(), listed: Arc::default() };
+        if !is_local(&store.uri) {
+            store.list_tables().await?;
+        }
+        Ok(store)
     }
 
     /// Replaces the store's behaviour settings.
@@ -74,24 +87,45 @@ impl Store {
         format!("{}/{table}.lance", self.uri)
     }
 
-    /// Names of the tables of a local store (its `variants`, `datasets`, `log_probs` and `embeddings_d*` Lance
-    /// directories), sorted, without touching Lance (so it can run while planning). Object-store
-    /// roots are not listed (their tables are still opened by name).
+    /// Names of the store's tables (its `variants`, `datasets`, `log_probs` and `embeddings_d*`), sorted, without
+    /// touching Lance or the network (so it can run while planning): a local root is read now, an object-store
+    /// root as [`Store::list_tables`] last listed it (at open, and after each table this process created).
     pub fn table_names(&self) -> Vec<String> {
         if !is_local(&self.uri) {
-            return Vec::new();
+            return self.listed.read().map(|l| l.clone()).unwrap_or_default();
         }
         let root = Path::new(self.uri.strip_prefix("file://").unwrap_or(&self.uri));
-        let mut names: Vec<String> = std::fs::read_dir(root)
-            .into_iter()
-            .flatten()
-            .flatten()
-            .filter(|e| e.path().is_dir())
-            .filter_map(|e| e.file_name().to_str().and_then(|n| n.strip_suffix(".lance")).map(str::to_owned))
-            .filter(|t| t == VARIANTS || t == DATASETS || t == LOG_PROBS || t.starts_with(EMBEDDINGS_PREFIX))
-            .collect();
-        names.sort();
-        names
+        let entries = std::fs::read_dir(root).into_iter().flatten().flatten().filter(|e| e.path().is_dir());
+        store_tables(entries.filter_map(|e| e.file_name().to_str().map(str::to_owned)))
+    }
+
+    /// Names of the store's tables, listed afresh (on an object store, one `LIST` of the root).
+    pub async fn list_tables(&self) -> Result<Vec<String>> {
+        if is_local(&self.uri) {
+            return Ok(self.table_names());
+        }
+        let fail = |source| Error::ObjectStore {
+            uri: self.uri.clone(),
+            hint: "does the bucket exist; are AWS_ENDPOINT, AWS_REGION and the credentials right?",
+            source,
+        };
+        let (object_store, root) = lance::io::ObjectStore::from_uri(&self.uri).await.map_err(fail)?;
+        let entries = object_store.read_dir(root).await.map_err(fail)?;
+        let names = store_tables(entries);
+        if let Ok(mut listed) = self.listed.write() {
+            listed.clone_from(&names);
+        }
+        Ok(names)
+    }
+
+    /// Records a table this process created, for [`Store::table_names`] on object stores.
+    fn note_table(&self, table: &str) {
+        if let Ok(mut listed) = self.listed.write()
+            && !listed.iter().any(|t| t == table)
+        {
+            listed.push(table.to_owned());
+            listed.sort();
+        }
     }
 
     /// Opens a table at its latest version, or `None` if it has never been written.
@@ -158,7 +192,10 @@ impl Store {
                 Err(source) => return Err(Error::Lance { table: table.to_owned(), operation: "create", source }),
             };
         match CommitBuilder::new(uri.as_str()).with_max_retries(0).execute(transaction).await {
-            Ok(ds) => Ok(Some(ds)),
+            Ok(ds) => {
+                self.note_table(table);
+                Ok(Some(ds))
+            }
             Err(lance::Error::DatasetAlreadyExists { .. }) => Ok(None),
             // A strict commit onto a table that appeared meanwhile fails (it cannot read the
             // version 0 it was planned against); any failure while the table exists is that race.
@@ -216,6 +253,18 @@ pub(crate) async fn scan_dataset(
 /// statements front ends build (`esmdb_sql::quote`). One quoting rule for the whole project.
 pub fn sql_literal(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
+}
+
+/// The store's tables among directory entries named `<table>.lance`, sorted.
+fn store_tables(entries: impl IntoIterator<Item = String>) -> Vec<String> {
+    let mut names: Vec<String> = entries
+        .into_iter()
+        .filter_map(|n| n.strip_suffix(".lance").map(str::to_owned))
+        .filter(|t| t == VARIANTS || t == DATASETS || t == LOG_PROBS || t.starts_with(EMBEDDINGS_PREFIX))
+        .collect();
+    names.sort();
+    names.dedup();
+    names
 }
 
 fn trim_uri(uri: &str) -> String {
