@@ -43,6 +43,7 @@ import time
 from pathlib import Path
 
 from dms import read_fasta
+from proc import run
 
 ROOT = Path(__file__).resolve().parents[1]
 PY_REF = ROOT / "tests/python"
@@ -156,20 +157,6 @@ def worker(args):
         secs = time.perf_counter() - t0
     np.save(args.means, torch.stack(means).numpy())
     print(json.dumps({"tokens": tokens, "seconds": secs}))
-
-
-def run(cmd, env=None):
-    """Runs cmd to completion; returns (stdout, stderr, its own peak RSS in MiB) via wait4."""
-    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        p = subprocess.Popen(cmd, stdout=out, stderr=err, env=env, text=True)
-        _, status, usage = os.wait4(p.pid, 0)
-        p.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
-        o, e = out.read(), err.read()
-    if p.returncode != 0:
-        raise SystemExit(f"{' '.join(map(str, cmd))} failed:\n{e[-3000:]}")
-    return o, e, usage.ru_maxrss / 1024
 
 
 TIMING = re.compile(r"\(([0-9]+) tokens\) with \S+ in ([0-9.]+)s \(([0-9]+) tokens/s\)")

@@ -34,6 +34,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from proc import run_timed as run
+
 ROOT = Path(__file__).resolve().parents[1]
 ESM_REF = ROOT / "tests/python/esm_ref.py"
 METHOD = "masked-marginals"
@@ -50,22 +52,6 @@ def esmdb_bin(arg):
         return arg
     target = os.environ.get("CARGO_TARGET_DIR", str(ROOT / "target"))
     return str(Path(target) / "debug" / "esmdb")
-
-
-def run(cmd, env=None):
-    """Runs cmd to completion; returns (stdout, stderr, wall seconds, its own peak RSS in MiB) via wait4."""
-    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        t = time.perf_counter()
-        p = subprocess.Popen(cmd, stdout=out, stderr=err, env=env, text=True)
-        _, status, usage = os.wait4(p.pid, 0)
-        wall = time.perf_counter() - t
-        p.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
-        o, e = out.read(), err.read()
-    if p.returncode != 0:
-        raise SystemExit(f"{' '.join(map(str, cmd))} failed:\n{e[-3000:]}")
-    return o, e, wall, usage.ru_maxrss / 1024
 
 
 def python_random_model(arch, seed, out):

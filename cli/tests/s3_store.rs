@@ -3,11 +3,15 @@
 //! (`moto[server]`, installed into the project venv by `scripts/setup`), started by the test on 127.0.0.1;
 //! nothing else is contacted.
 #![allow(clippy::unwrap_used)]
+mod common;
+
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
+
+use common::small_dataset;
 
 /// A moto S3 server on a free loopback port, stopped when dropped.
 struct Moto {
@@ -99,22 +103,6 @@ fn ok(args: &[&str], moto: &Moto) -> (String, String) {
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(out.status.success(), "esmdb {args:?} failed: {stderr}");
     (String::from_utf8_lossy(&out.stdout).into_owned(), stderr)
-}
-
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/dms")
-}
-
-/// A paper-layout dataset of the first `n` IF1 variants (72 residues each: fast to embed).
-fn small_dataset(dir: &Path, name: &str, n: usize) {
-    std::fs::create_dir_all(dir).unwrap();
-    let csv = std::fs::read_to_string(fixtures().join("IF1_ECOLI_metadata.csv")).unwrap();
-    let lines: Vec<&str> = csv.lines().take(n + 1).collect();
-    std::fs::write(dir.join(format!("{name}_metadata.csv")), lines.join("\n") + "\n").unwrap();
-    let fasta = std::fs::read_to_string(fixtures().join("IF1_ECOLI_muts.fasta")).unwrap();
-    let records: Vec<&str> = fasta.split('>').filter(|r| !r.trim().is_empty()).take(n).collect();
-    let text: String = records.iter().map(|r| format!(">{r}")).collect();
-    std::fs::write(dir.join(format!("{name}_muts.fasta")), text).unwrap();
 }
 
 /// The commands of a small study against `store`, returning what a user would compare.

@@ -1,7 +1,11 @@
 //! `esmdb sql` and `esmdb reproduce` as a user runs them, on small data and a seeded random model.
 #![allow(clippy::unwrap_used)]
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
 use std::process::{Command, Output};
+
+use common::{fixtures, small_dataset};
 
 fn esmdb(args: &[&str]) -> Output {
     esmdb_with(args, &[])
@@ -24,25 +28,6 @@ fn fails(args: &[&str]) -> String {
     let out = esmdb(args);
     assert!(!out.status.success(), "esmdb {args:?} should fail");
     String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn fixtures() -> PathBuf {
-    std::path::PathBuf::from(
-        std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into()),
-    )
-    .join("../tests/fixtures/dms")
-}
-
-/// A paper-layout dataset of the first `n` IF1 variants (72 residues each: fast to embed).
-fn small_dataset(dir: &Path, name: &str, n: usize) {
-    std::fs::create_dir_all(dir).unwrap();
-    let csv = std::fs::read_to_string(fixtures().join("IF1_ECOLI_metadata.csv")).unwrap();
-    let lines: Vec<&str> = csv.lines().take(n + 1).collect();
-    std::fs::write(dir.join(format!("{name}_metadata.csv")), lines.join("\n") + "\n").unwrap();
-    let fasta = std::fs::read_to_string(fixtures().join("IF1_ECOLI_muts.fasta")).unwrap();
-    let records: Vec<&str> = fasta.split('>').filter(|r| !r.trim().is_empty()).take(n).collect();
-    let text: String = records.iter().map(|r| format!(">{r}")).collect();
-    std::fs::write(dir.join(format!("{name}_muts.fasta")), text).unwrap();
 }
 
 /// Distinct sequences among the first `n` IF1 variants.
