@@ -20,24 +20,10 @@ import time
 from pathlib import Path
 
 from dms import read_fasta
-from proc import run
+from common import run, sorted_batches
 
 ROOT = Path(__file__).resolve().parents[1]
 
-
-
-def sorted_batches(seqs, budget):
-    order = sorted(range(len(seqs)), key=lambda i: len(seqs[i]))
-    batches, cur = [], []
-    for i in order:
-        width = len(seqs[i]) + 2
-        if cur and (len(cur) + 1) * width > budget:
-            batches.append(cur)
-            cur = []
-        cur.append(i)
-    if cur:
-        batches.append(cur)
-    return batches
 
 
 def worker(args):

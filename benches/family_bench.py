@@ -43,7 +43,7 @@ import time
 from pathlib import Path
 
 from dms import read_fasta
-from proc import run
+from common import run, sorted_batches
 
 ROOT = Path(__file__).resolve().parents[1]
 PY_REF = ROOT / "tests/python"
@@ -70,22 +70,6 @@ FAMILIES = {
     },
 }
 SEED = 7
-
-
-def sorted_batches(seqs, budget):
-    """esmdb's batching (model/src/embed.rs `batches`): length-sorted, a batch's padded size (members x the
-    longest member + 2) at most `budget`, a lone sequence over it in a batch of its own."""
-    order = sorted(range(len(seqs)), key=lambda i: len(seqs[i]))
-    batches, cur = [], []
-    for i in order:
-        width = len(seqs[i]) + 2
-        if cur and (len(cur) + 1) * width > budget:
-            batches.append(cur)
-            cur = []
-        cur.append(i)
-    if cur:
-        batches.append(cur)
-    return batches
 
 
 def worker(args):

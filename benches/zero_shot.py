@@ -34,7 +34,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from proc import run_timed as run
+from common import run_timed as run
 
 ROOT = Path(__file__).resolve().parents[1]
 ESM_REF = ROOT / "tests/python/esm_ref.py"

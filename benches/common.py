@@ -1,4 +1,5 @@
-"""Running one benchmarked engine as its own process, so that its peak memory is its own."""
+"""What the benchmark scripts share: running one engine as its own process (so that its peak memory is its own),
+and esmdb's batching rule, which the reference engines are fed too."""
 import os
 import subprocess
 import tempfile
@@ -26,3 +27,19 @@ def run(cmd, env=None):
     """run_timed without the wall time: (stdout, stderr, peak RSS in MiB)."""
     o, e, _, rss = run_timed(cmd, env)
     return o, e, rss
+
+
+def sorted_batches(seqs, budget):
+    """esmdb's batching (model/src/embed.rs `batches`): indices into seqs, length-sorted, a batch's padded size
+    (members x the longest member + 2) at most `budget`, a lone sequence over it in a batch of its own."""
+    order = sorted(range(len(seqs)), key=lambda i: len(seqs[i]))
+    batches, cur = [], []
+    for i in order:
+        width = len(seqs[i]) + 2
+        if cur and (len(cur) + 1) * width > budget:
+            batches.append(cur)
+            cur = []
+        cur.append(i)
+    if cur:
+        batches.append(cur)
+    return batches
