@@ -6,13 +6,16 @@
 //! `libtorch_cuda` is linked explicitly; we do that when the libtorch in use has it.
 //!
 //! torch-sys publishes its lib dir as `DEP_TCH_LIBTORCH_LIB` to direct dependents (esmdb-model), and
-//! esmdb-model re-publishes it as `DEP_ESMDB_LIBTORCH_LIBTORCH_LIB` to the crates above it.
+//! esmdb-model re-publishes it as `DEP_ESMDB_LIBTORCH_LIBTORCH_LIB` to the crates above it, and esmdb-sql
+//! as `DEP_ESMDB_SQL_LIBTORCH_LIBTORCH_LIB` to those that reach models only through SQL (esmdb-cluster).
 #![allow(clippy::print_stdout)] // build scripts talk to cargo through stdout
 
 use std::path::Path;
 
 fn main() {
-    let lib = std::env::var("DEP_TCH_LIBTORCH_LIB").or_else(|_| std::env::var("DEP_ESMDB_LIBTORCH_LIBTORCH_LIB"));
+    let lib = std::env::var("DEP_TCH_LIBTORCH_LIB")
+        .or_else(|_| std::env::var("DEP_ESMDB_LIBTORCH_LIBTORCH_LIB"))
+        .or_else(|_| std::env::var("DEP_ESMDB_SQL_LIBTORCH_LIBTORCH_LIB"));
     let Ok(lib) = lib else {
         println!("cargo:warning=libtorch lib dir unknown: no rpath baked in");
         return;

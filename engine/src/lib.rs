@@ -23,6 +23,8 @@ mod thread;
 
 pub use embedder::StoreEmbedder;
 pub use error::{Error, Result};
-pub use registry::{MAX_THREADS, Model, ModelKey, ModelShape, model, model_shape, resolve_layer};
+pub use registry::{
+    MAX_THREADS, Model, ModelKey, ModelShape, ProcessPins, model, model_shape, pin_process, resolve_layer,
+};
 pub use stats::{EngineStats, StatsSnapshot, stats};
 pub use thread::{off_runtime, on_engine_thread};

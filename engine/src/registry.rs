@@ -65,9 +65,46 @@ fn registry() -> MutexGuard<'static, HashMap<ModelKey, Arc<Model>>> {
     MODELS.get_or_init(|| Mutex::new(HashMap::new())).lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// What a process imposes on every model it loads, whatever a query asks: a cluster executor runs
+/// on its machine's device with its share of the cores, while the queries it runs come from
+/// clients that know neither.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProcessPins {
+    /// Device for every model (`cpu`, `cuda:1`).
+    pub device: Option<String>,
+    /// libtorch threads for every model.
+    pub threads: Option<usize>,
+}
+
+fn pins() -> &'static OnceLock<ProcessPins> {
+    static PINS: OnceLock<ProcessPins> = OnceLock::new();
+    &PINS
+}
+
+/// Pins this process's device and threads (once, before any model loads). Returns `false`, pinning
+/// nothing, if the process was already pinned.
+pub fn pin_process(p: ProcessPins) -> bool {
+    pins().set(p).is_ok()
+}
+
+/// `key` under the process's pins.
+fn pinned(key: &ModelKey) -> ModelKey {
+    let mut key = key.clone();
+    if let Some(p) = pins().get() {
+        if let Some(device) = &p.device {
+            key.device.clone_from(device);
+        }
+        if let Some(threads) = p.threads {
+            key.threads = threads;
+        }
+    }
+    key
+}
+
 /// The model for `key`, loading it on first use. Blocking (reads weights; may download a named
 /// model from the hub): call it off the async runtime, e.g. inside [`crate::on_engine_thread`].
 pub fn model(key: &ModelKey) -> Result<Arc<Model>> {
+    let key = &pinned(key);
     let mut models = registry();
     if let Some(m) = models.get(key) {
         return Ok(Arc::clone(m));
@@ -117,6 +154,7 @@ pub struct ModelShape {
 /// - otherwise (a fair-esm `.pt`, whose shape is only in its tensors): the model is loaded once and
 ///   kept in the registry, so execution finds it there.
 pub fn model_shape(name: &str, key: &ModelKey) -> Result<ModelShape> {
+    let key = &pinned(key);
     if let Some(m) = registry().get(key) {
         return Ok(ModelShape { dim: m.dim, num_layers: m.num_layers });
     }

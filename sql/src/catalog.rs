@@ -15,6 +15,8 @@ use datafusion::error::{DataFusionError, Result};
 use esmdb_store::Store;
 use esmdb_store::lance::datafusion::LanceTableProvider;
 
+use crate::scan::StoreTable;
+
 /// Alias of the single embeddings table.
 pub const EMBEDDINGS: &str = "embeddings";
 
@@ -22,13 +24,21 @@ pub const EMBEDDINGS: &str = "embeddings";
 #[derive(Debug)]
 pub struct StoreSchema {
     store: Store,
+    /// Tables as [`StoreTable`]s (shippable to other processes) rather than Lance providers.
+    distributed: bool,
     registered: RwLock<HashMap<String, Arc<dyn TableProvider>>>,
 }
 
 impl StoreSchema {
     /// The schema of the store at `store`.
     pub fn new(store: Store) -> Self {
-        StoreSchema { store, registered: RwLock::new(HashMap::new()) }
+        StoreSchema { store, distributed: false, registered: RwLock::new(HashMap::new()) }
+    }
+
+    /// The schema of the store at `store` for plans that run on a cluster: each table a
+    /// [`StoreTable`] pinned to the version current when a query names it.
+    pub fn distributed(store: Store) -> Self {
+        StoreSchema { distributed: true, ..StoreSchema::new(store) }
     }
 
     fn store_tables(&self) -> Vec<String> {
@@ -84,7 +94,13 @@ impl SchemaProvider for StoreSchema {
         }
         let table = self.resolve_alias(name).await?;
         let ds = self.store.open_table(&table).await.map_err(|e| DataFusionError::External(Box::new(e)))?;
-        Ok(ds.map(|ds| Arc::new(LanceTableProvider::new(Arc::new(ds), false, false)) as Arc<dyn TableProvider>))
+        Ok(ds.map(|ds| -> Arc<dyn TableProvider> {
+            if self.distributed {
+                Arc::new(StoreTable::of(&ds))
+            } else {
+                Arc::new(LanceTableProvider::new(Arc::new(ds), false, false))
+            }
+        }))
     }
 
     fn register_table(&self, name: String, table: Arc<dyn TableProvider>) -> Result<Option<Arc<dyn TableProvider>>> {

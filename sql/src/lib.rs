@@ -29,12 +29,13 @@ mod error;
 pub mod options;
 pub mod output;
 pub mod progress;
+pub mod scan;
 mod session;
 pub mod udf;
 
 pub use error::{Error, Result};
 pub use options::EngineConfig;
-pub use session::{MAX_EXPRESSION_DEPTH, Session};
+pub use session::{MAX_EXPRESSION_DEPTH, Session, session_config};
 
 /// Re-exported so front ends use the same DataFusion and Arrow.
 pub use datafusion;

@@ -7,6 +7,7 @@ use std::ops::ControlFlow;
 
 use datafusion::dataframe::DataFrame;
 use datafusion::error::{DataFusionError, Result};
+use datafusion::execution::session_state::{SessionState, SessionStateBuilder};
 use datafusion::prelude::{SessionConfig, SessionContext};
 use datafusion::sql::parser::{CopyToSource, DFParserBuilder, Statement};
 use datafusion::sql::sqlparser::ast::{Expr, Visit, Visitor};
@@ -22,6 +23,8 @@ pub struct Session {
     ctx: SessionContext,
     /// The settings the config-dependent functions were last registered with.
     registered: Mutex<EngineConfig>,
+    /// Whether queries run in other processes ([`Session::open_distributed`]).
+    distributed: bool,
 }
 
 impl std::fmt::Debug for Session {
@@ -34,24 +37,39 @@ impl Session {
     /// A session over the store `config.store` (created if missing), with `config` as the initial
     /// `esmdb.*` settings.
     pub async fn open(config: EngineConfig) -> Result<Self> {
-        let store = Store::open_or_create(&config.store).await.map_err(|e| DataFusionError::External(Box::new(e)))?;
-        let engine = config.clone();
-        let mut config = SessionConfig::new()
-            .with_information_schema(true)
-            .with_default_catalog_and_schema("esmdb", "public")
-            .with_create_default_catalog_and_schema(true)
-            .with_option_extension(config);
-        // Keep each scan's row order up to the aggregates: without an ORDER BY inside
-        // lasso_cv_eval, folds follow the table's order (the ingest order), as in the paper.
-        config.options_mut().optimizer.enable_round_robin_repartition = false;
-        let ctx = SessionContext::new_with_config(config);
+        let store = open_store(&config).await?;
+        let ctx = SessionContext::new_with_config(session_config(&config));
+        Self::with_context(ctx, StoreSchema::new(store), config, false)
+    }
+
+    /// A session whose queries run elsewhere: `upgrade` turns the session's state into one whose
+    /// query planner sends plans away (a Ballista scheduler, see `esmdb-cluster`). The store's tables
+    /// are then [`StoreTable`](crate::scan::StoreTable)s, which travel as URI + version; esmdb's
+    /// functions are registered after `upgrade`, which may replace the function lists.
+    pub async fn open_distributed(
+        config: EngineConfig,
+        upgrade: impl FnOnce(SessionState) -> Result<SessionState>,
+    ) -> Result<Self> {
+        let store = open_store(&config).await?;
+        let state = SessionStateBuilder::new().with_default_features().with_config(session_config(&config)).build();
+        let ctx = SessionContext::new_with_state(upgrade(state)?);
+        Self::with_context(ctx, StoreSchema::distributed(store), config, true)
+    }
+
+    /// Whether queries run in other processes (a cluster), not in this one.
+    pub fn is_distributed(&self) -> bool {
+        self.distributed
+    }
+
+    /// `ctx` with the store as its default schema and esmdb's functions.
+    fn with_context(ctx: SessionContext, schema: StoreSchema, engine: EngineConfig, distributed: bool) -> Result<Self> {
         let catalog =
             ctx.catalog("esmdb").ok_or_else(|| DataFusionError::Internal("default catalog `esmdb` missing".into()))?;
-        catalog.register_schema("public", Arc::new(StoreSchema::new(store)))?;
+        catalog.register_schema("public", Arc::new(schema))?;
         udf::register(&ctx, &engine)?;
         // `SELECT * FROM 'results.parquet'` (or .csv, .json) without registering the file first.
         let ctx = ctx.enable_url_table();
-        Ok(Session { ctx, registered: Mutex::new(engine) })
+        Ok(Session { ctx, registered: Mutex::new(engine), distributed })
     }
 
     /// The DataFusion context (register more tables or functions here).
@@ -145,6 +163,23 @@ impl Session {
         }
         Ok(())
     }
+}
+
+async fn open_store(config: &EngineConfig) -> Result<Store> {
+    Store::open_or_create(&config.store).await.map_err(|e| DataFusionError::External(Box::new(e)))
+}
+
+/// DataFusion's settings for an esmdb session, `engine` as its `esmdb.*` extension.
+pub fn session_config(engine: &EngineConfig) -> SessionConfig {
+    let mut config = SessionConfig::new()
+        .with_information_schema(true)
+        .with_default_catalog_and_schema("esmdb", "public")
+        .with_create_default_catalog_and_schema(true)
+        .with_option_extension(engine.clone());
+    // Keep each scan's row order up to the aggregates: without an ORDER BY inside
+    // lasso_cv_eval, folds follow the table's order (the ingest order), as in the paper.
+    config.options_mut().optimizer.enable_round_robin_repartition = false;
+    config
 }
 
 /// The deepest nesting of expressions a statement may have: a chain of 500 `OR`s, `AND`s or `+`s.

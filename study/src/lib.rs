@@ -26,5 +26,5 @@ pub use compression::{COMPRESSIONS, Compression, parse_compressions};
 pub use error::{Error, Result};
 pub use folds::{FoldDefaults, fit, fold_rows};
 pub use outputs::{Outputs, Totals, write_outputs};
-pub use pipeline::{Progress, StudyParams, StudyReport, run};
+pub use pipeline::{Progress, StudyParams, StudyReport, run, run_in, session_config};
 pub use sources::{DatasetSource, dataset_sources};

@@ -69,22 +69,34 @@ pub struct StudyReport {
     pub outputs: Outputs,
 }
 
-/// Runs the study (see the crate doc). Resumable: finished fits are reused from `out/parts/`,
-/// cached vectors from the store.
+/// The session settings a study runs under: the first model, the layer and the store of `params`,
+/// the rest of `params.engine`.
+pub fn session_config(params: &StudyParams) -> EngineConfig {
+    EngineConfig {
+        model: params.models.first().cloned().unwrap_or_default(),
+        layer: i64::from(params.layer),
+        store: params.store.clone(),
+        ..params.engine.clone()
+    }
+}
+
+/// Runs the study (see the crate doc) in this process. Resumable: finished fits are reused from
+/// `out/parts/`, cached vectors from the store.
 pub async fn run(params: &StudyParams, progress: &mut dyn Progress) -> Result<StudyReport> {
+    let session = Session::open(session_config(params)).await?;
+    run_in(&session, params, progress).await
+}
+
+/// Runs the study with `session` (opened with [`session_config`]), e.g. one whose queries run on a
+/// cluster: there the cache is filled by a query, so the executors embed.
+pub async fn run_in(session: &Session, params: &StudyParams, progress: &mut dyn Progress) -> Result<StudyReport> {
     esmdb_regress::ProtocolOptions::parse(&params.protocol)
         .map_err(|e| Error::Param { option: "--protocol", message: e.to_string() })?;
     let parts = params.out.join("parts");
     std::fs::create_dir_all(&parts).map_err(|source| Error::Io { path: parts.clone(), source })?;
     let started = Instant::now();
     let store = Store::open_or_create(&params.store).await?;
-    let config = EngineConfig {
-        model: params.models.first().cloned().unwrap_or_default(),
-        layer: i64::from(params.layer),
-        store: params.store.clone(),
-        ..params.engine.clone()
-    };
-    let session = Session::open(config.clone()).await?;
+    let config = session_config(params);
 
     // 1. Ingest.
     for s in &params.datasets {
@@ -108,7 +120,12 @@ pub async fn run(params: &StudyParams, progress: &mut dyn Progress) -> Result<St
     for name in &params.models {
         let key = config.model_key(name);
         let model = esmdb_engine::off_runtime(name, || esmdb_engine::model(&key))??;
-        if !cached.is_empty() {
+        if !cached.is_empty() && session.is_distributed() {
+            // The executors embed; what was embedded or found cached is in their logs.
+            for &pooling in &cached {
+                fill_by_query(session, &names, name, params.layer, pooling).await?;
+            }
+        } else if !cached.is_empty() {
             let embedder = StoreEmbedder::new(Arc::clone(&model), config.batch_tokens, None);
             let fill_params = EmbedParams {
                 outputs: cached.iter().map(|&p| (params.layer, p)).collect(),
@@ -137,7 +154,7 @@ pub async fn run(params: &StudyParams, progress: &mut dyn Progress) -> Result<St
             let label = esmdb_model::short_name(name);
             if let Some(method) = params.zero_shot {
                 progress.fitting(&format!("{dataset} · {label} · {}", zero_shot_label(method)), totals.fits_run, total);
-                rows.push(zero_shot(&session, dataset, name, method).await?);
+                rows.push(zero_shot(session, dataset, name, method).await?);
             }
             let fits = params.compressions.iter().map(|&c| (c, None)).chain(
                 params.zero_shot.into_iter().flat_map(|m| params.compressions.iter().map(move |&c| (c, Some(m)))),
@@ -155,8 +172,8 @@ pub async fn run(params: &StudyParams, progress: &mut dyn Progress) -> Result<St
                 } else {
                     progress.fitting(&format!("{dataset} · {label} · {tag}"), totals.fits_run, total);
                     let r = match method {
-                        None => fit(&session, dataset, name, params.layer, c, &params.protocol).await?,
-                        Some(m) => fit_augmented(&session, dataset, name, params.layer, c, m, &params.protocol).await?,
+                        None => fit(session, dataset, name, params.layer, c, &params.protocol).await?,
+                        Some(m) => fit_augmented(session, dataset, name, params.layer, c, m, &params.protocol).await?,
                     };
                     esmdb_report::write_results_csv(&r, &part)?;
                     totals.fits_run += 1;
@@ -172,6 +189,28 @@ pub async fn run(params: &StudyParams, progress: &mut dyn Progress) -> Result<St
     totals.seconds = started.elapsed().as_secs_f64();
     let outputs = write_outputs(&params.out, &rows, &totals, params.paper.as_deref())?;
     Ok(StudyReport { rows, totals, outputs })
+}
+
+/// Fills the cache for `datasets` × `model` × `layer` × `pooling` with one query, wherever the
+/// session runs it.
+async fn fill_by_query(
+    session: &Session,
+    datasets: &[String],
+    model: &str,
+    layer: i32,
+    pooling: Pooling,
+) -> Result<()> {
+    use esmdb_sql::quote;
+    let names: Vec<String> = datasets.iter().map(|d| quote(d)).collect();
+    let sql = format!(
+        "SELECT count(esm2_embed_pooled(sequence, {}, {}, {layer})) AS n FROM (SELECT DISTINCT sequence FROM variants \
+         WHERE dataset IN ({}))",
+        quote(&pooling.to_string()),
+        quote(model),
+        names.join(", ")
+    );
+    session.sql(&sql).await?.collect().await?;
+    Ok(())
 }
 
 /// What a finished part depends on: the weights, layer, compression (with its zero-shot tag),

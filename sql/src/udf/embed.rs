@@ -219,7 +219,7 @@ impl AsyncScalarUDFImpl for Esm2Embed {
         let exec = exec_config(&args);
         let scalars = constant_args(&args);
         let scalar_refs: Vec<Option<&ScalarValue>> = scalars.iter().map(Option::as_ref).collect();
-        let (model_name, layer) = call_args(self.name, &self.config, &scalar_refs, &args.arg_fields, 1)?;
+        let (model_name, layer) = call_args(self.name, &exec, &scalar_refs, &args.arg_fields, 1)?;
         let dim = vectors::token_dim(args.return_field.data_type())
             .ok_or_else(|| DataFusionError::Internal("esm2_embed was planned without a width".into()))?;
         let array = args.args[0].to_array(n)?;
@@ -299,7 +299,7 @@ impl AsyncScalarUDFImpl for Esm2EmbedPooled {
         let scalars = constant_args(&args);
         let scalar_refs: Vec<Option<&ScalarValue>> = scalars.iter().map(Option::as_ref).collect();
         let pooling = pooling_arg(scalar_refs.get(1).copied().flatten())?;
-        let (model_name, layer) = call_args(ESM2_EMBED_POOLED, &self.config, &scalar_refs, &args.arg_fields, 2)?;
+        let (model_name, layer) = call_args(ESM2_EMBED_POOLED, &exec, &scalar_refs, &args.arg_fields, 2)?;
         let dim = match args.return_field.data_type() {
             DataType::FixedSizeList(_, d) => usize::try_from(*d).ok(),
             _ => None,

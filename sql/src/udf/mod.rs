@@ -13,6 +13,7 @@ pub mod spearman;
 pub mod vectors;
 
 use datafusion::error::Result;
+use datafusion::logical_expr::{AggregateUDF, ScalarUDF};
 use datafusion::prelude::SessionContext;
 
 use crate::options::EngineConfig;
@@ -20,26 +21,60 @@ use crate::options::EngineConfig;
 /// Registers every esmdb function with `ctx`, their planning defaults taken from `config`.
 pub fn register(ctx: &SessionContext, config: &EngineConfig) -> Result<()> {
     register_config_dependent(ctx, config);
-    ctx.register_udf(onehot::OneHot::udf());
-    ctx.register_udf(concat::ConcatFeatures::udf());
-    ctx.register_udf(idct::CompressIdct::udf());
-    ctx.register_udf(pca::CompressPca::udf());
-    ctx.register_udf(predict::LassoPredict::udf());
-    ctx.register_udaf(lasso::LassoAggregate::udaf(lasso::LassoFunction::Fit));
-    ctx.register_udaf(lasso::LassoAggregate::udaf(lasso::LassoFunction::Eval));
-    ctx.register_udaf(spearman::SpearmanUdaf::udaf());
+    for f in fixed_scalar_udfs() {
+        ctx.register_udf(f);
+    }
+    for f in aggregate_udfs() {
+        ctx.register_udaf(f);
+    }
     Ok(())
 }
 
 /// (Re-)registers the functions whose planning depends on the `esmdb.*` settings (the default
 /// model types `esm2_embed`'s result); called again after every `SET esmdb.…`.
 pub fn register_config_dependent(ctx: &SessionContext, config: &EngineConfig) {
-    use compress::{Compress, Compression};
-    ctx.register_udf(embed::Esm2Embed::udf(config.clone()));
-    ctx.register_udf(embed::Esm2Embed::named(embed::EMBED, config.clone()));
-    ctx.register_udf(embed::Esm2EmbedPooled::udf(config.clone()));
-    ctx.register_udf(score::EsmScore::udf(config.clone()));
-    for kind in [Compression::Mean, Compression::Bos, Compression::Max] {
-        ctx.register_udf(Compress::udf(kind, config.clone()));
+    for f in config_dependent_udfs(config) {
+        ctx.register_udf(f);
     }
+}
+
+/// Every esmdb scalar function, planning defaults from `config`: what a process that plans or runs
+/// esmdb plans without a [`Session`](crate::Session) registers (a cluster's scheduler and executors).
+pub fn scalar_udfs(config: &EngineConfig) -> Vec<ScalarUDF> {
+    let mut all = config_dependent_udfs(config);
+    all.extend(fixed_scalar_udfs());
+    all
+}
+
+/// Every esmdb aggregate function.
+pub fn aggregate_udfs() -> Vec<AggregateUDF> {
+    vec![
+        lasso::LassoAggregate::udaf(lasso::LassoFunction::Fit),
+        lasso::LassoAggregate::udaf(lasso::LassoFunction::Eval),
+        spearman::SpearmanUdaf::udaf(),
+    ]
+}
+
+fn config_dependent_udfs(config: &EngineConfig) -> Vec<ScalarUDF> {
+    use compress::{Compress, Compression};
+    let mut all = vec![
+        embed::Esm2Embed::udf(config.clone()),
+        embed::Esm2Embed::named(embed::EMBED, config.clone()),
+        embed::Esm2EmbedPooled::udf(config.clone()),
+        score::EsmScore::udf(config.clone()),
+    ];
+    for kind in [Compression::Mean, Compression::Bos, Compression::Max] {
+        all.push(Compress::udf(kind, config.clone()));
+    }
+    all
+}
+
+fn fixed_scalar_udfs() -> Vec<ScalarUDF> {
+    vec![
+        onehot::OneHot::udf(),
+        concat::ConcatFeatures::udf(),
+        idct::CompressIdct::udf(),
+        pca::CompressPca::udf(),
+        predict::LassoPredict::udf(),
+    ]
 }

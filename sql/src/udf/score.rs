@@ -127,7 +127,7 @@ impl AsyncScalarUDFImpl for EsmScore {
         let scalars = constant_args(&args);
         let scalar_refs: Vec<Option<&ScalarValue>> = scalars.iter().map(Option::as_ref).collect();
         let method = method_arg(&args.arg_fields, scalar_refs.get(2).copied().flatten())?;
-        let (model_name, layer) = call_args(ESM_SCORE, &self.config, &scalar_refs, &args.arg_fields, 3)?;
+        let (model_name, layer) = call_args(ESM_SCORE, &exec, &scalar_refs, &args.arg_fields, 3)?;
         let (rows, variants) = variants(&args.args[0].to_array(n)?, &args.args[1].to_array(n)?)?;
         // Mutants are checked against their sequences before any model is loaded.
         let pairs: Vec<Variant> =
