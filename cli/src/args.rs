@@ -32,6 +32,46 @@ pub enum Command {
     /// The paper's study: datasets × models × compressions under its LassoCV protocol, resumable;
     /// writes results.csv, summary.csv and figures.
     Reproduce(ReproduceArgs),
+    /// Run a cluster's scheduler: clients (`sql --cluster`) send it their queries, executors take
+    /// their tasks from it.
+    Scheduler(SchedulerArgs),
+    /// Run a cluster executor: takes tasks from the scheduler, embeds into the store's cache.
+    Executor(ExecutorArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SchedulerArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:50050", value_name = "HOST:PORT")]
+    pub bind: String,
+    /// Seconds an executor may stay silent before it is taken for dead and its tasks run elsewhere.
+    #[arg(long, default_value_t = 30, value_name = "SECONDS")]
+    pub executor_timeout: u64,
+    /// Also answer Arrow Flight SQL clients (ADBC, JDBC) here; their queries run on this cluster
+    /// over the store given by --store.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub flight_sql: Option<String>,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ExecutorArgs {
+    /// The scheduler's address.
+    #[arg(long, env = "ESMDB_CLUSTER", value_name = "HOST:PORT")]
+    pub scheduler: String,
+    /// Address the other processes fetch this executor's results from (port 0: any free port).
+    #[arg(long, default_value = "127.0.0.1:0", value_name = "HOST:PORT")]
+    pub bind: String,
+    /// Cores to use: tasks at once, and libtorch threads of every model (default: all cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Device of every model this executor loads (cpu, cuda or cuda:N), whatever a query sets.
+    #[arg(long)]
+    pub device: Option<String>,
+    /// Directory for shuffle files (default: a new temporary directory, removed at exit).
+    #[arg(long)]
+    pub work_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -189,6 +229,9 @@ pub struct SessionArgs {
     /// Sequences per cache commit (the most an interrupted query loses).
     #[arg(long, default_value_t = 256)]
     pub commit_every: usize,
+    /// Run queries on the cluster of this scheduler (`esmdb scheduler`) instead of in this process.
+    #[arg(long, env = "ESMDB_CLUSTER", value_name = "HOST:PORT")]
+    pub cluster: Option<String>,
     #[command(flatten)]
     pub store: StoreArgs,
 }
@@ -257,6 +300,9 @@ pub struct ReproduceArgs {
     /// Token budget per forward pass.
     #[arg(long, default_value_t = 4096)]
     pub batch_tokens: usize,
+    /// Run the embedding and the fits on the cluster of this scheduler (`esmdb scheduler`).
+    #[arg(long, env = "ESMDB_CLUSTER", value_name = "HOST:PORT")]
+    pub cluster: Option<String>,
     #[command(flatten)]
     pub store: StoreArgs,
 }

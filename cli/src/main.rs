@@ -34,6 +34,8 @@ fn run(cli: args::Cli) -> anyhow::Result<ExitCode> {
         args::Command::Sql(s) => cmd::sql::run(s),
         args::Command::Shell(s) => cmd::shell::run(s),
         args::Command::Reproduce(r) => cmd::reproduce::run(r),
+        args::Command::Scheduler(s) => cmd::cluster::scheduler(s),
+        args::Command::Executor(e) => cmd::cluster::executor(e),
     }
 }
 

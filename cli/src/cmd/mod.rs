@@ -1,4 +1,5 @@
 //! One module per subcommand.
+pub mod cluster;
 pub mod embed;
 pub mod embed_dataset;
 pub mod ingest;

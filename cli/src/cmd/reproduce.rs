@@ -32,7 +32,18 @@ pub fn run(args: ReproduceArgs) -> anyhow::Result<ExitCode> {
         paper: args.paper.clone(),
         zero_shot,
     };
-    let report = super::store_admin::runtime()?.block_on(esmdb_study::run(&params, &mut Bars::default()))?;
+    let report = super::store_admin::runtime()?.block_on(async {
+        match &args.cluster {
+            None => esmdb_study::run(&params, &mut Bars::default()).await.map_err(anyhow::Error::from),
+            Some(address) => {
+                let flag = "--cluster (ESMDB_CLUSTER)";
+                let scheduler = esmdb_cluster::Address::parse(flag, address)?;
+                let config = esmdb_study::session_config(&params);
+                let session = esmdb_cluster::client::connect(flag, &scheduler, config).await?;
+                Ok(esmdb_study::run_in(&session, &params, &mut Bars::default()).await?)
+            }
+        }
+    })?;
 
     let mut stdout = std::io::stdout().lock();
     use std::io::Write;

@@ -77,7 +77,14 @@ pub async fn open_session(args: &SessionArgs) -> anyhow::Result<Session> {
         commit_every: args.commit_every.max(1),
         store: args.store.store.clone(),
     };
-    Ok(Session::open(options).await?)
+    match &args.cluster {
+        Some(address) => {
+            let flag = "--cluster (ESMDB_CLUSTER)";
+            let scheduler = esmdb_cluster::Address::parse(flag, address)?;
+            Ok(esmdb_cluster::client::connect(flag, &scheduler, options).await?)
+        }
+        None => Ok(Session::open(options).await?),
+    }
 }
 
 /// Embedding progress on stderr: sequences embedded, cache hits, rate (hidden when stderr is not a

@@ -7,12 +7,19 @@ pub fn fixtures() -> PathBuf {
 }
 
 /// A paper-layout dataset of the first `n` IF1 variants (72 residues each: fast to embed).
+#[allow(dead_code)]
 pub fn small_dataset(dir: &Path, name: &str, n: usize) {
+    dataset_head(dir, "IF1_ECOLI", name, n);
+}
+
+/// A paper-layout dataset `name` in `dir` of the first `n` variants of the fixture `source`
+/// (`IF1_ECOLI`, `YAP1_HUMAN_Fields2012_singles`).
+pub fn dataset_head(dir: &Path, source: &str, name: &str, n: usize) {
     std::fs::create_dir_all(dir).unwrap();
-    let csv = std::fs::read_to_string(fixtures().join("IF1_ECOLI_metadata.csv")).unwrap();
+    let csv = std::fs::read_to_string(fixtures().join(format!("{source}_metadata.csv"))).unwrap();
     let lines: Vec<&str> = csv.lines().take(n + 1).collect();
     std::fs::write(dir.join(format!("{name}_metadata.csv")), lines.join("\n") + "\n").unwrap();
-    let fasta = std::fs::read_to_string(fixtures().join("IF1_ECOLI_muts.fasta")).unwrap();
+    let fasta = std::fs::read_to_string(fixtures().join(format!("{source}_muts.fasta"))).unwrap();
     let records: Vec<&str> = fasta.split('>').filter(|r| !r.trim().is_empty()).take(n).collect();
     let text: String = records.iter().map(|r| format!(">{r}")).collect();
     std::fs::write(dir.join(format!("{name}_muts.fasta")), text).unwrap();
