@@ -44,7 +44,8 @@ pub struct SchedulerArgs {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:50050", value_name = "HOST:PORT")]
     pub bind: String,
-    /// Seconds an executor may stay silent before it is taken for dead and its tasks run elsewhere.
+    /// Seconds an executor may stay silent before it is taken for dead and its tasks run elsewhere
+    /// (executors send a heartbeat every 2 s).
     #[arg(long, default_value_t = 30, value_name = "SECONDS")]
     pub executor_timeout: u64,
     /// Also answer Arrow Flight SQL clients (ADBC, JDBC) here; their queries run on this cluster
@@ -63,6 +64,10 @@ pub struct ExecutorArgs {
     /// Address the other processes fetch this executor's results from (port 0: any free port).
     #[arg(long, default_value = "127.0.0.1:0", value_name = "HOST:PORT")]
     pub bind: String,
+    /// Port (on the --bind host) the scheduler pushes tasks to (default: the --bind port + 1, or any
+    /// free port when that is 0).
+    #[arg(long, default_value_t = 0)]
+    pub grpc_port: u16,
     /// Cores to use: tasks at once, and libtorch threads of every model (default: all cores).
     #[arg(long)]
     pub threads: Option<usize>,

@@ -50,8 +50,8 @@ impl Cluster {
             let log = std::fs::File::create(&log_path).unwrap();
             let child = esmdb()
                 .args(["executor", "--scheduler", &cluster.address(), "--threads", &threads.to_string()])
-                // Ballista's line once it polls the scheduler for work (it registers with the first poll).
-                .env("ESMDB_LOG", "warn,ballista_executor::execution_loop=info")
+                // Ballista's line once the executor is registered with the scheduler.
+                .env("ESMDB_LOG", "warn,ballista_executor::executor_server=info")
                 .stdout(Stdio::null())
                 .stderr(log)
                 .spawn()
@@ -60,7 +60,7 @@ impl Cluster {
         }
         for (_, log) in &cluster.executors {
             let deadline = Instant::now() + Duration::from_secs(30);
-            while !std::fs::read_to_string(log).unwrap().contains("Starting poll work loop") {
+            while !std::fs::read_to_string(log).unwrap().contains("Executor registration succeed") {
                 assert!(Instant::now() < deadline, "executor did not start within 30 s: {}", read(log));
                 std::thread::sleep(Duration::from_millis(50));
             }
@@ -284,6 +284,66 @@ fn assert_close(a: &str, b: &str, tol: f64) {
             _ => assert_eq!(x, y, "{a}\n---\n{b}"),
         }
     }
+}
+
+#[test]
+fn a_query_survives_an_executor_killed_in_the_middle_of_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("esm2_t6_8M_UR50D");
+    ok(&["model", "init", "--arch", "esm2_t6_8M_UR50D", "--seed", "7", "--out", model.to_str().unwrap()]);
+    let model = model.display().to_string();
+    // Two datasets of 600 IF1 variants: each part of the scan embeds for a few seconds.
+    let data = dir.path().join("dms");
+    let store = dir.path().join("store").display().to_string();
+    for name in ["IF1_x", "IF1_y"] {
+        dataset_head(&data, "IF1_ECOLI", name, 600);
+        let csv = data.join(format!("{name}_metadata.csv")).display().to_string();
+        ok(&["ingest", "--store", &store, "--dataset", name, &csv]);
+    }
+    let mut cluster = Cluster::start(dir.path(), 2, 1, &["--executor-timeout", "6"]);
+    let sql = format!(
+        "SELECT dataset, count(*) AS n, round(sum(v[1]), 3) AS s FROM (SELECT dataset, \
+         compress_mean(esm2_embed(sequence, '{model}')) AS v FROM variants) GROUP BY dataset ORDER BY dataset"
+    );
+    let query = esmdb()
+        .args(["sql", "--store", &store, "--cluster", &cluster.address(), "--format", "csv", &sql])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Executor 0 is killed as soon as it runs a task.
+    let log = cluster.executors[0].1.clone();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !read(&log).contains("Execute task") {
+        assert!(Instant::now() < deadline, "executor 0 got no task: {}", read(&log));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    cluster.executors[0].0.kill().unwrap();
+    cluster.executors[0].0.wait().unwrap();
+    let out = query.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "the query failed with its executor: {stderr}\n{}",
+        read(&dir.path().join("scheduler.log"))
+    );
+    let answer = String::from_utf8_lossy(&out.stdout).into_owned();
+    // The answer is the one-process answer over the cache the survivors filled, which holds each
+    // sequence once, with no partial rows.
+    assert_eq!(answer, ok(&["sql", "--store", &store, "--format", "csv", &sql]));
+    assert!(answer.contains("IF1_x,600,") && answer.contains("IF1_y,600,"), "{answer}");
+    let cache = ok(&[
+        "sql",
+        "--store",
+        &store,
+        "--format",
+        "csv",
+        "SELECT count(*) = count(DISTINCT seq_hash) AS unique_rows, count(*) AS rows FROM embeddings",
+    ]);
+    let distinct = ok(&["sql", "--store", &store, "--format", "csv", "SELECT count(DISTINCT sequence) FROM variants"]);
+    let n = distinct.lines().nth(1).unwrap();
+    assert_eq!(cache.lines().nth(1), Some(format!("true,{n}").as_str()), "{cache}");
+    assert!(read(&cluster.executors[1].1).contains("embedded"), "the survivor embedded");
 }
 
 #[test]

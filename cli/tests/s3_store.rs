@@ -21,10 +21,16 @@ struct Moto {
 
 impl Moto {
     fn start() -> Moto {
+        Moto::start_with(&[])
+    }
+
+    /// With moto's settings `env` (e.g. `INITIAL_NO_AUTH_ACTION_COUNT`, after which it checks credentials).
+    fn start_with(env: &[(&str, &str)]) -> Moto {
         let server = moto_server();
         let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let child = Command::new(&server)
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -36,6 +42,15 @@ impl Moto {
             std::thread::sleep(Duration::from_millis(100));
         }
         moto
+    }
+
+    /// How many objects moto holds, from its own API (which needs no credentials).
+    fn objects(&self) -> usize {
+        let (status, text) = self.request("GET", "/moto-api/data.json");
+        assert_eq!(status, 200, "{text}");
+        let body = &text[text.find("\r\n\r\n").map(|i| i + 4).unwrap_or(0)..];
+        let data: serde_json::Value = serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"));
+        data["s3"]["FakeKey"].as_array().map(Vec::len).unwrap_or_else(|| panic!("no s3.FakeKey in {body}"))
     }
 
     fn endpoint(&self) -> String {
@@ -185,4 +200,28 @@ fn a_missing_bucket_is_an_error_naming_the_store_and_nothing_is_written() {
     let (_, buckets) = moto.request("GET", "/");
     assert!(!buckets.contains("no-such-bucket"), "a bucket was created: {buckets}");
     assert!(moto.keys("other", "").is_empty());
+}
+
+#[test]
+fn refused_credentials_are_an_error_naming_the_store_and_nothing_is_written() {
+    // moto checks signatures after its first request: the bucket is made with that one, and esmdb's
+    // key is one moto does not know.
+    let moto = Moto::start_with(&[("INITIAL_NO_AUTH_ACTION_COUNT", "1")]);
+    moto.create_bucket("esmdb-test");
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("dms");
+    small_dataset(&data, "IF1_small", 5);
+    let csv = data.join("IF1_small_metadata.csv").display().to_string();
+    let store = "s3://esmdb-test/x";
+    for args in [
+        vec!["ingest", "--store", store, "--dataset", "IF1_small", &csv],
+        vec!["sql", "--store", store, "SELECT count(*) FROM variants"],
+    ] {
+        let out = esmdb(&args, &moto);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?} should fail");
+        assert!(err.contains("store `s3://esmdb-test/x`") && err.contains("credentials"), "{err}");
+        assert!(err.contains("InvalidAccessKeyId"), "the server's reason is kept: {err}");
+    }
+    assert_eq!(moto.objects(), 0, "nothing written");
 }

@@ -43,8 +43,8 @@ pub async fn serve(options: SchedulerOptions) -> Result<()> {
         bind_host: bind.ip().to_string(),
         bind_port: bind.port(),
         external_host: bind.ip().to_string(),
-        // Executors ask for work; they need no port of their own for it.
-        scheduling_policy: TaskSchedulingPolicy::PullStaged,
+        // Tasks pushed to executors, which send heartbeats while they work (see executor.rs).
+        scheduling_policy: TaskSchedulingPolicy::PushStaged,
         executor_timeout_seconds: options.executor_timeout.as_secs().max(1),
         expire_dead_executor_interval_seconds: (options.executor_timeout.as_secs() / 3).clamp(1, 15),
         override_config_producer: Some(config_producer()),

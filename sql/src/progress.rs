@@ -15,6 +15,9 @@ pub struct EmbedEvent {
     pub misses: usize,
     /// Misses embedded so far in this call.
     pub embedded: usize,
+    /// Residues of this call's distinct sequences (what the model reads for the misses, and what
+    /// the cache saved for the hits).
+    pub residues: usize,
 }
 
 /// Receives [`EmbedEvent`]s.

@@ -26,6 +26,7 @@ use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties};
 use esmdb_store::lance::Dataset;
 use esmdb_store::lance::dataset::builder::DatasetBuilder;
+use esmdb_store::lance::table::format::Fragment;
 use futures::{StreamExt, TryStreamExt};
 
 /// A store table at one version, for plans that run in other processes.
@@ -106,8 +107,7 @@ impl TableProvider for StoreTable {
         limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
         let ds = open_version(&self.uri, self.version).await?;
-        let fragments: Vec<(u64, usize)> =
-            ds.fragments().iter().map(|f| (f.id, f.physical_rows.unwrap_or(1).max(1))).collect();
+        let fragments: Vec<(u64, usize)> = ds.fragments().iter().map(|f| (f.id, fragment_weight(f))).collect();
         let partitions = split_fragments(&fragments, state.config().target_partitions());
         let scan = StoreScanExec::try_new(
             self.clone(),
@@ -120,8 +120,18 @@ impl TableProvider for StoreTable {
     }
 }
 
-/// Fragments dealt into at most `partitions` groups of about equal rows (largest first, each to
-/// the lightest group), each group in fragment order. Always at least one group, so an empty table
+/// How much work a fragment holds: the bytes of its data files (which grow with sequence length,
+/// as embedding time does), else its rows.
+fn fragment_weight(f: &Fragment) -> usize {
+    let bytes: u64 = f.files.iter().filter_map(|d| d.file_size_bytes.get()).map(|n| n.get()).sum();
+    match usize::try_from(bytes) {
+        Ok(b) if b > 0 => b,
+        _ => f.physical_rows.unwrap_or(1).max(1),
+    }
+}
+
+/// Fragments `(id, weight)` dealt into at most `partitions` groups of about equal weight (largest
+/// first, each to the lightest group), each group in fragment order. Always at least one group, so an empty table
 /// still yields a (row-less) partition.
 pub fn split_fragments(fragments: &[(u64, usize)], partitions: usize) -> Vec<Vec<u64>> {
     let n = partitions.clamp(1, fragments.len().max(1));

@@ -60,20 +60,21 @@ pub fn executor(args: ExecutorArgs) -> anyhow::Result<ExitCode> {
         }
     };
     eprintln!("esmdb executor: scheduler {scheduler}, {threads} threads, work directory {}", work_dir.display());
-    let options = ExecutorOptions { scheduler, bind, tasks: threads, work_dir };
+    let options = ExecutorOptions { scheduler, bind, grpc_port: args.grpc_port, tasks: threads, work_dir };
     super::store_admin::runtime()?.block_on(esmdb_cluster::executor::serve(options))?;
     Ok(ExitCode::SUCCESS)
 }
 
-/// One stderr line per finished embedding call: what this executor embedded and found cached.
+/// One stderr line per finished embedding call (a batch of a task): what this executor embedded
+/// and found cached.
 struct EmbedLog;
 
 impl ProgressSink for EmbedLog {
     fn embedding(&self, e: &EmbedEvent) {
         if e.embedded == e.misses {
             eprintln!(
-                "esmdb executor: {}: {} sequences, {} embedded, {} from the cache",
-                e.model, e.unique, e.embedded, e.hits
+                "esmdb executor: {}: {} sequences ({} residues), {} embedded, {} from the cache",
+                e.model, e.unique, e.residues, e.embedded, e.hits
             );
         }
     }

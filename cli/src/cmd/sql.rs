@@ -131,6 +131,7 @@ impl EmbedProgress {
                 hits: 0,
                 misses: 0,
                 embedded: 0,
+                residues: 0,
             }),
         };
         set_progress_sink(Some(Arc::new(sink)));

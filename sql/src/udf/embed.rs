@@ -341,6 +341,7 @@ async fn cached_vectors(
     let refs: Vec<&str> = seqs.iter().map(String::as_str).collect();
     let params = EmbedParams { outputs: vec![(layer as i32, pooling)], batch_sequences: config.commit_every.max(1) };
     let model = embedder.model_id().to_owned();
+    let residues: usize = refs.iter().collect::<std::collections::HashSet<_>>().iter().map(|s| s.len()).sum();
     let mut on_progress = |p: esmdb_store::EmbedProgress| {
         progress::report(&EmbedEvent {
             model: model.clone(),
@@ -348,6 +349,7 @@ async fn cached_vectors(
             hits: p.hits,
             misses: p.misses,
             embedded: p.embedded,
+            residues,
         })
     };
     let report = store.embed_sequences(&refs, embedder, &params, &mut on_progress).await.map_err(Error::from)?;
