@@ -10,6 +10,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use common::dataset_head;
+use common::moto::Moto;
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
@@ -30,9 +31,21 @@ struct Cluster {
 
 impl Cluster {
     fn start(dir: &Path, executors: usize, threads: usize, scheduler_args: &[&str]) -> Cluster {
+        Cluster::start_in(dir, executors, threads, scheduler_args, &[])
+    }
+
+    /// With the variables `env` set for every process (a store on S3).
+    fn start_in(
+        dir: &Path,
+        executors: usize,
+        threads: usize,
+        scheduler_args: &[&str],
+        env: &[(&str, String)],
+    ) -> Cluster {
         let port = free_port();
         let log = std::fs::File::create(dir.join("scheduler.log")).unwrap();
         let scheduler = esmdb()
+            .envs(env.iter().cloned())
             .args(["scheduler", "--bind", &format!("127.0.0.1:{port}")])
             .args(scheduler_args)
             .stdout(Stdio::null())
@@ -49,6 +62,7 @@ impl Cluster {
             let log_path = dir.join(format!("executor{i}.log"));
             let log = std::fs::File::create(&log_path).unwrap();
             let child = esmdb()
+                .envs(env.iter().cloned())
                 .args(["executor", "--scheduler", &cluster.address(), "--threads", &threads.to_string()])
                 // Ballista's line once the executor is registered with the scheduler.
                 .env("ESMDB_LOG", "warn,ballista_executor::executor_server=info")
@@ -97,27 +111,64 @@ fn run(args: &[&str]) -> Output {
 }
 
 fn ok(args: &[&str]) -> String {
-    let out = run(args);
+    ok_in(args, &[])
+}
+
+/// `esmdb ARGS` with `env` set; its standard output.
+fn ok_in(args: &[&str], env: &[(&str, String)]) -> String {
+    let out = esmdb().envs(env.iter().cloned()).args(args).output().unwrap();
     assert!(out.status.success(), "esmdb {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// A store holding three small datasets (three ingests: three Lance fragments to split the scan by).
 fn store_with_datasets(dir: &Path, name: &str) -> String {
+    let store = dir.join(name).display().to_string();
+    ingest_datasets(dir, &store, &[]);
+    store
+}
+
+/// The three datasets of [`store_with_datasets`] ingested into `store`.
+fn ingest_datasets(dir: &Path, store: &str, env: &[(&str, String)]) {
     let data = dir.join("dms");
     if !data.exists() {
         dataset_head(&data, "IF1_ECOLI", "IF1_a", 40);
         dataset_head(&data, "YAP1_HUMAN_Fields2012_singles", "YAP1_a", 30);
         dataset_head(&data.join("b"), "IF1_ECOLI", "IF1_b", 25);
     }
-    let store = dir.join(name).display().to_string();
     for (dataset, sub) in [("IF1_a", ""), ("YAP1_a", ""), ("IF1_b", "b")] {
         let d = data.join(sub);
         let csv = d.join(format!("{dataset}_metadata.csv")).display().to_string();
         let fasta = d.join(format!("{dataset}_muts.fasta")).display().to_string();
-        ok(&["ingest", "--store", &store, "--dataset", dataset, &csv, &fasta]);
+        ok_in(&["ingest", "--store", store, "--dataset", dataset, &csv, &fasta], env);
     }
-    store
+}
+
+#[test]
+fn the_cluster_runs_over_a_store_on_s3() {
+    let moto = Moto::start();
+    moto.create_bucket("esmdb-test");
+    let env = moto.aws_env();
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("esm2_t6_8M_UR50D");
+    ok(&["model", "init", "--arch", "esm2_t6_8M_UR50D", "--seed", "7", "--out", model.to_str().unwrap()]);
+    let model = model.display().to_string();
+    let store = "s3://esmdb-test/cluster";
+    ingest_datasets(dir.path(), store, &env);
+    let cluster = Cluster::start_in(dir.path(), 2, 1, &[], &env);
+    let fits = format!(
+        "SELECT dataset, r['fold'] AS fold, r['r2_test'] AS r2 FROM (SELECT dataset, unnest(lasso_cv_eval(\
+         compress_mean(esm2_embed(sequence, '{model}')), target ORDER BY input_row)) AS r FROM variants \
+         GROUP BY dataset) ORDER BY dataset, fold"
+    );
+    // The executors embed into the cache on S3; one process then reads their vectors and agrees.
+    let on_cluster = ok_in(&["sql", "--store", store, "--cluster", &cluster.address(), "--format", "csv", &fits], &env);
+    let in_process = ok_in(&["sql", "--store", store, "--format", "csv", &fits], &env);
+    assert_eq!(on_cluster, in_process);
+    assert_eq!(on_cluster.lines().count(), 1 + 3 * 5, "{on_cluster}");
+    let keys = moto.keys("esmdb-test", "cluster/embeddings_d320.lance/_versions/");
+    assert!(!keys.is_empty(), "the cache is on S3");
+    assert!(cluster.executor_logs().iter().all(|l| l.contains(" embedded, ")), "{:#?}", cluster.executor_logs());
 }
 
 #[test]

@@ -11,13 +11,18 @@ use esmdb_sql::{EngineConfig, Session};
 use crate::address::Address;
 use crate::codec::{EsmdbLogicalCodec, EsmdbPhysicalCodec};
 use crate::error::{Error, Result};
+use crate::functions::CLUSTER_COMMIT_EVERY;
 
 /// How long a client waits for the scheduler to accept a connection.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A session over `config.store` whose queries run on the cluster of `scheduler`. Fails within
 /// [`CONNECT_TIMEOUT`] when nothing answers there. `flag` names where the address came from.
-pub async fn connect(flag: &'static str, scheduler: &Address, config: EngineConfig) -> Result<Session> {
+/// The cache commit size is [`CLUSTER_COMMIT_EVERY`] unless `config` sets another than the default.
+pub async fn connect(flag: &'static str, scheduler: &Address, mut config: EngineConfig) -> Result<Session> {
+    if config.commit_every == EngineConfig::default().commit_every {
+        config.commit_every = CLUSTER_COMMIT_EVERY;
+    }
     let addr = scheduler.resolve(flag)?;
     match tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::TcpStream::connect(addr)).await {
         Ok(Ok(_)) => {}

@@ -20,7 +20,7 @@ use esmdb_sql::datafusion::execution::TaskContext;
 use esmdb_sql::datafusion::logical_expr::utils::{conjunction, split_conjunction_owned};
 use esmdb_sql::datafusion::logical_expr::{AggregateUDF, Expr, Extension, LogicalPlan, ScalarUDF, WindowUDF};
 use esmdb_sql::datafusion::physical_plan::ExecutionPlan;
-use esmdb_sql::scan::{StoreScanExec, StoreTable};
+use esmdb_sql::scan::{ScanPart, StoreScanExec, StoreTable};
 use prost::Message;
 use serde::{Deserialize, Serialize};
 
@@ -49,7 +49,7 @@ struct ScanWire {
     /// All filters as one conjunction, as datafusion-proto's expression bytes.
     filter: Option<Vec<u8>>,
     limit: Option<usize>,
-    partitions: Vec<Vec<u64>>,
+    parts: Vec<ScanPart>,
 }
 
 /// Ballista's logical codec plus esmdb's [`StoreTable`].
@@ -134,7 +134,7 @@ impl PhysicalExtensionCodec for EsmdbPhysicalCodec {
             None => Vec::new(),
         };
         let table = StoreTable::new(wire.uri, wire.version, Arc::new(schema));
-        Ok(Arc::new(StoreScanExec::try_new(table, wire.projection, filters, wire.limit, wire.partitions)?))
+        Ok(Arc::new(StoreScanExec::try_new(table, wire.projection, filters, wire.limit, wire.parts)?))
     }
 
     fn try_encode(&self, node: Arc<dyn ExecutionPlan>, buf: &mut Vec<u8>) -> Result<()> {
@@ -151,7 +151,7 @@ impl PhysicalExtensionCodec for EsmdbPhysicalCodec {
             projection: scan.projection().map(<[usize]>::to_vec),
             filter: filter.map(|b| b.to_vec()),
             limit: scan.limit(),
-            partitions: scan.partitions().to_vec(),
+            parts: scan.parts().to_vec(),
         };
         buf.extend_from_slice(SCAN_MAGIC);
         serde_json::to_writer(buf, &wire).map_err(|e| wire_error("store scan", e))

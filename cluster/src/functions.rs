@@ -59,9 +59,18 @@ pub fn session_builder() -> SessionBuilder {
     Arc::new(session_state)
 }
 
-/// An executor's functions: DataFusion's and esmdb's. The instances carry default settings; esmdb's
-/// functions read the task's own settings (model, layer, store) when they run.
+/// Sequences per embedding-cache commit on a cluster, unless a session sets `esmdb.commit_every`
+/// itself. Commits to one table are serialized (each rebases on the last), so the cluster's cache
+/// fill is bounded by commits per second × this: a keyed-merge commit took 83 ms on S3 (moto) and
+/// 12 ms on local disk here (`benches/cluster_bench.py`), so 8192 keeps the bound above 100 GPU
+/// executors embedding 500 sequences/s each (8192 / 0.083 s ≈ 99,000 sequences/s).
+pub const CLUSTER_COMMIT_EVERY: usize = 8192;
+
+/// An executor's functions: DataFusion's and esmdb's. esmdb's functions read the task's own settings
+/// (model, layer, store, commit size) when they run; what the instances carry is how many rows
+/// DataFusion hands each call ([`CLUSTER_COMMIT_EVERY`]: one call, one commit).
 pub fn function_registry() -> Result<BallistaFunctionRegistry> {
-    let state = session_state(config_producer()())?;
+    let engine = EngineConfig { commit_every: CLUSTER_COMMIT_EVERY, ..EngineConfig::default() };
+    let state = session_state(config_producer()().with_option_extension(engine))?;
     Ok(BallistaFunctionRegistry::from(&state))
 }

@@ -2,11 +2,12 @@
 //! plan is shipped to other processes (a Ballista scheduler and its executors).
 //!
 //! [`StoreTable`] and [`StoreScanExec`] hold only the table's URI, its version, a projection, plain
-//! filters and which Lance fragments each partition reads: a few strings and numbers that a codec
-//! can write, so every executor reads exactly the snapshot the client planned against. The scan is
-//! split by fragments (one ingest writes at least one), which spreads the work that follows it —
-//! embedding — over the executors. Row order across partitions is not fixed: aggregates whose
-//! result depends on it say `ORDER BY input_row`, as the paper's protocol does.
+//! filters and which rows each partition reads: a few strings and numbers that a codec can write,
+//! so every executor reads exactly the snapshot the client planned against. The scan is cut into
+//! runs of about one cache commit of rows ([`split_rows`]), which executors take one after another:
+//! the embedding that follows a scan spreads over them and evens out. Row order across partitions
+//! is not fixed: aggregates whose result depends on it say `ORDER BY input_row`, as the paper's
+//! protocol does.
 use std::fmt;
 use std::sync::Arc;
 
@@ -26,8 +27,10 @@ use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties};
 use esmdb_store::lance::Dataset;
 use esmdb_store::lance::dataset::builder::DatasetBuilder;
-use esmdb_store::lance::table::format::Fragment;
 use futures::{StreamExt, TryStreamExt};
+use serde::{Deserialize, Serialize};
+
+use crate::options::EngineConfig;
 
 /// A store table at one version, for plans that run in other processes.
 #[derive(Debug, Clone)]
@@ -107,86 +110,96 @@ impl TableProvider for StoreTable {
         limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
         let ds = open_version(&self.uri, self.version).await?;
-        let fragments: Vec<(u64, usize)> = ds.fragments().iter().map(|f| (f.id, fragment_weight(f))).collect();
-        let partitions = split_fragments(&fragments, state.config().target_partitions());
+        let fragments: Vec<(u64, usize)> =
+            ds.fragments().iter().map(|f| (f.id, f.physical_rows.unwrap_or(usize::MAX))).collect();
+        // Parts of one cache commit, but at least 8 per task slot of a client-sized cluster, so that
+        // a small table still spreads (and the last part to finish is a short one).
+        let commit = EngineConfig::from_config(state.config().options()).commit_every;
+        let rows: usize = fragments.iter().map(|f| f.1.min(1 << 40)).sum();
+        let spread = (rows / (8 * state.config().target_partitions().max(1))).max(MIN_PART_ROWS);
+        let chunk = commit.min(spread);
         let scan = StoreScanExec::try_new(
             self.clone(),
             projection.cloned(),
             filters.iter().filter(|f| plain_filter(f)).cloned().collect(),
             limit,
-            partitions,
+            split_rows(&fragments, chunk),
         )?;
         Ok(Arc::new(scan))
     }
 }
 
-/// How much work a fragment holds: the bytes of its data files (which grow with sequence length,
-/// as embedding time does), else its rows.
-fn fragment_weight(f: &Fragment) -> usize {
-    let bytes: u64 = f.files.iter().filter_map(|d| d.file_size_bytes.get()).map(|n| n.get()).sum();
-    match usize::try_from(bytes) {
-        Ok(b) if b > 0 => b,
-        _ => f.physical_rows.unwrap_or(1).max(1),
-    }
+/// The fewest rows a scan part has (unless its fragment has fewer): below this, a task costs more
+/// to schedule than its rows take to read.
+const MIN_PART_ROWS: usize = 64;
+
+/// A run of rows of one fragment: one partition of a [`StoreScanExec`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScanPart {
+    /// Lance fragment id.
+    pub fragment: u64,
+    /// First row (of the fragment's rows that pass the scan's filters).
+    pub offset: usize,
+    /// Rows at most.
+    pub rows: usize,
 }
 
-/// Fragments `(id, weight)` dealt into at most `partitions` groups of about equal weight (largest
-/// first, each to the lightest group), each group in fragment order. Always at least one group, so an empty table
-/// still yields a (row-less) partition.
-pub fn split_fragments(fragments: &[(u64, usize)], partitions: usize) -> Vec<Vec<u64>> {
-    let n = partitions.clamp(1, fragments.len().max(1));
-    let mut groups: Vec<(usize, Vec<u64>)> = vec![(0, Vec::new()); n];
-    let mut by_size: Vec<&(u64, usize)> = fragments.iter().collect();
-    by_size.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-    for &(id, rows) in by_size {
-        if let Some(lightest) = groups.iter_mut().min_by_key(|g| g.0) {
-            lightest.0 += rows;
-            lightest.1.push(id);
+/// Fragments `(id, rows)` cut into runs of `chunk` rows, in table order. Many small partitions,
+/// not one per executor: executors take the next as they finish one, so sequences of different
+/// lengths (embedding time grows with length) even out, and each part is about one cache commit
+/// (`esmdb.commit_every` rows). With filters, a fragment passes fewer rows: its last parts are then
+/// empty, and together the parts still read each passing row once.
+pub fn split_rows(fragments: &[(u64, usize)], chunk: usize) -> Vec<ScanPart> {
+    let chunk = chunk.max(1);
+    let mut parts = Vec::new();
+    for &(fragment, rows) in fragments {
+        if rows == usize::MAX {
+            // Row count not recorded (old fragments): read it whole.
+            parts.push(ScanPart { fragment, offset: 0, rows });
+            continue;
+        }
+        let mut offset = 0;
+        while offset < rows {
+            parts.push(ScanPart { fragment, offset, rows: chunk.min(rows - offset) });
+            offset += chunk;
         }
     }
-    groups
-        .into_iter()
-        .map(|(_, mut ids)| {
-            ids.sort_unstable();
-            ids
-        })
-        .collect()
+    parts
 }
 
-/// Reads one [`StoreTable`] version, one group of Lance fragments per partition.
+/// Reads one [`StoreTable`] version, one [`ScanPart`] per partition.
 #[derive(Debug)]
 pub struct StoreScanExec {
     table: StoreTable,
     projection: Option<Vec<usize>>,
     filters: Vec<Expr>,
     limit: Option<usize>,
-    partitions: Vec<Vec<u64>>,
+    parts: Vec<ScanPart>,
     projected: SchemaRef,
     properties: Arc<PlanProperties>,
 }
 
 impl StoreScanExec {
     /// A scan of `table` (columns `projection` of its schema, rows passing every filter, at most
-    /// `limit` per partition), partition `i` reading the fragments `partitions[i]`.
+    /// `limit` per partition), partition `i` reading `parts[i]` (an empty table: one empty partition).
     pub fn try_new(
         table: StoreTable,
         projection: Option<Vec<usize>>,
         filters: Vec<Expr>,
         limit: Option<usize>,
-        partitions: Vec<Vec<u64>>,
+        parts: Vec<ScanPart>,
     ) -> Result<Self> {
         let projected = match &projection {
             Some(p) => Arc::new(table.schema.project(p)?),
             None => Arc::clone(&table.schema),
         };
-        let partitions = if partitions.is_empty() { vec![Vec::new()] } else { partitions };
         let properties = Arc::new(PlanProperties::new(
             EquivalenceProperties::new(Arc::clone(&projected)),
-            Partitioning::UnknownPartitioning(partitions.len()),
+            Partitioning::UnknownPartitioning(parts.len().max(1)),
             EmissionType::Incremental,
             Boundedness::Bounded,
         ));
-        Ok(StoreScanExec { table, projection, filters, limit, partitions, projected, properties })
+        Ok(StoreScanExec { table, projection, filters, limit, parts, projected, properties })
     }
 
     /// The table and version read.
@@ -209,9 +222,9 @@ impl StoreScanExec {
         self.limit
     }
 
-    /// Fragment ids read by each partition.
-    pub fn partitions(&self) -> &[Vec<u64>] {
-        &self.partitions
+    /// The rows each partition reads.
+    pub fn parts(&self) -> &[ScanPart] {
+        &self.parts
     }
 }
 
@@ -219,10 +232,10 @@ impl DisplayAs for StoreScanExec {
     fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
         write!(
             f,
-            "StoreScanExec: {} v{}, {} partitions, projection={:?}, filters={}, limit={:?}",
+            "StoreScanExec: {} v{}, {} parts, projection={:?}, filters={}, limit={:?}",
             self.table.uri,
             self.table.version,
-            self.partitions.len(),
+            self.parts.len(),
             self.projected.fields().iter().map(|f| f.name().as_str()).collect::<Vec<_>>(),
             self.filters.len(),
             self.limit
@@ -252,9 +265,16 @@ impl ExecutionPlan for StoreScanExec {
     }
 
     fn execute(&self, partition: usize, _ctx: Arc<TaskContext>) -> Result<SendableRecordBatchStream> {
-        let fragment_ids = self.partitions.get(partition).cloned().ok_or_else(|| {
-            DataFusionError::Internal(format!("StoreScanExec: partition {partition} of {}", self.partitions.len()))
-        })?;
+        let part = match self.parts.get(partition) {
+            Some(part) => Some(*part),
+            None if partition == 0 => None,
+            None => {
+                return Err(DataFusionError::Internal(format!(
+                    "StoreScanExec: partition {partition} of {}",
+                    self.parts.len()
+                )));
+            }
+        };
         let table = self.table.clone();
         let columns: Vec<String> = self.projected.fields().iter().map(|f| f.name().clone()).collect();
         let filter = conjunction(self.filters.iter().cloned());
@@ -263,12 +283,12 @@ impl ExecutionPlan for StoreScanExec {
         let out_schema = Arc::clone(&schema);
         let stream = futures::stream::once(async move {
             let ds = open_version(&table.uri, table.version).await?;
-            let fragments: Vec<_> = ds.fragments().iter().filter(|f| fragment_ids.contains(&f.id)).cloned().collect();
-            if fragments.is_empty() {
+            let fragment = part.and_then(|p| ds.fragments().iter().find(|f| f.id == p.fragment).cloned());
+            let (Some(part), Some(fragment)) = (part, fragment) else {
                 return Ok::<_, DataFusionError>(futures::stream::empty::<Result<RecordBatch>>().boxed());
-            }
+            };
             let mut scan = ds.scan();
-            scan.with_fragments(fragments);
+            scan.with_fragments(vec![fragment]);
             // A projection of no columns (count(*)) reads the first one for its row count.
             let read: Vec<String> = match (columns.is_empty(), table.schema.fields().first()) {
                 (true, Some(first)) => vec![first.name().clone()],
@@ -278,7 +298,12 @@ impl ExecutionPlan for StoreScanExec {
             if let Some(filter) = filter {
                 scan.filter_expr(filter);
             }
-            scan.limit(limit.map(|l| l as i64), None)?;
+            let rows = limit.map_or(part.rows, |l| l.min(part.rows));
+            let whole = part.offset == 0 && part.rows == usize::MAX;
+            if !whole || limit.is_some() {
+                let rows = i64::try_from(rows).unwrap_or(i64::MAX);
+                scan.limit(Some(rows), Some(part.offset as i64))?;
+            }
             scan.scan_in_order(true);
             let batches = scan.try_into_stream().await?;
             let schema = Arc::clone(&schema);
@@ -302,15 +327,21 @@ fn conform(schema: &SchemaRef, batch: RecordBatch) -> Result<RecordBatch> {
 
 #[cfg(test)]
 mod tests {
-    use super::split_fragments;
+    use super::{ScanPart, split_rows};
 
     #[test]
-    fn fragments_are_dealt_by_rows_and_kept_in_order() {
-        let fragments = [(0, 100), (1, 10), (2, 60), (3, 50), (4, 5)];
-        let groups = split_fragments(&fragments, 2);
-        assert_eq!(groups, vec![vec![0, 1, 4], vec![2, 3]]);
-        assert_eq!(split_fragments(&fragments, 9).len(), 5);
-        assert_eq!(split_fragments(&[], 4), vec![Vec::<u64>::new()]);
-        assert_eq!(split_fragments(&fragments, 0), vec![vec![0, 1, 2, 3, 4]]);
+    fn fragments_are_cut_into_runs_of_a_commit() {
+        let parts = split_rows(&[(0, 5), (3, 2), (7, 0), (9, usize::MAX)], 2);
+        let runs: Vec<(u64, usize, usize)> = parts.iter().map(|p| (p.fragment, p.offset, p.rows)).collect();
+        assert_eq!(runs, vec![(0, 0, 2), (0, 2, 2), (0, 4, 1), (3, 0, 2), (9, 0, usize::MAX)]);
+        assert!(split_rows(&[], 256).is_empty());
+        assert_eq!(
+            split_rows(&[(1, 3)], 0),
+            vec![
+                ScanPart { fragment: 1, offset: 0, rows: 1 },
+                ScanPart { fragment: 1, offset: 1, rows: 1 },
+                ScanPart { fragment: 1, offset: 2, rows: 1 }
+            ]
+        );
     }
 }

@@ -1,4 +1,6 @@
-//! Helpers shared by the CLI's integration tests.
+//! Helpers shared by the CLI's integration tests (each test file uses some of them).
+#![allow(dead_code)]
+pub mod moto;
 use std::path::{Path, PathBuf};
 
 /// The DMS fixtures shipped with the project (`tests/fixtures/dms`).
@@ -7,7 +9,6 @@ pub fn fixtures() -> PathBuf {
 }
 
 /// A paper-layout dataset of the first `n` IF1 variants (72 residues each: fast to embed).
-#[allow(dead_code)]
 pub fn small_dataset(dir: &Path, name: &str, n: usize) {
     dataset_head(dir, "IF1_ECOLI", name, n);
 }
