@@ -121,6 +121,22 @@ fn ok_in(args: &[&str], env: &[(&str, String)]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// A seeded random ESM2-8M in `dir`; its path.
+fn random_model(dir: &Path) -> String {
+    let model = dir.join("esm2_t6_8M_UR50D");
+    ok(&["model", "init", "--arch", "esm2_t6_8M_UR50D", "--seed", "7", "--out", model.to_str().unwrap()]);
+    model.display().to_string()
+}
+
+/// Every dataset's per-fold test R² under the paper's protocol, mean-pooled `model` embeddings.
+fn fits_sql(model: &str) -> String {
+    format!(
+        "SELECT dataset, r['fold'] AS fold, r['r2_test'] AS r2 FROM (SELECT dataset, unnest(lasso_cv_eval(\
+         compress_mean(esm2_embed(sequence, '{model}')), target ORDER BY input_row)) AS r FROM variants \
+         GROUP BY dataset) ORDER BY dataset, fold"
+    )
+}
+
 /// A store holding three small datasets (three ingests: three Lance fragments to split the scan by).
 fn store_with_datasets(dir: &Path, name: &str) -> String {
     let store = dir.join(name).display().to_string();
@@ -150,17 +166,11 @@ fn the_cluster_runs_over_a_store_on_s3() {
     moto.create_bucket("esmdb-test");
     let env = moto.aws_env();
     let dir = tempfile::tempdir().unwrap();
-    let model = dir.path().join("esm2_t6_8M_UR50D");
-    ok(&["model", "init", "--arch", "esm2_t6_8M_UR50D", "--seed", "7", "--out", model.to_str().unwrap()]);
-    let model = model.display().to_string();
+    let model = random_model(dir.path());
     let store = "s3://esmdb-test/cluster";
     ingest_datasets(dir.path(), store, &env);
     let cluster = Cluster::start_in(dir.path(), 2, 1, &[], &env);
-    let fits = format!(
-        "SELECT dataset, r['fold'] AS fold, r['r2_test'] AS r2 FROM (SELECT dataset, unnest(lasso_cv_eval(\
-         compress_mean(esm2_embed(sequence, '{model}')), target ORDER BY input_row)) AS r FROM variants \
-         GROUP BY dataset) ORDER BY dataset, fold"
-    );
+    let fits = fits_sql(&model);
     // The executors embed into the cache on S3; one process then reads their vectors and agrees.
     let on_cluster = ok_in(&["sql", "--store", store, "--cluster", &cluster.address(), "--format", "csv", &fits], &env);
     let in_process = ok_in(&["sql", "--store", store, "--format", "csv", &fits], &env);
@@ -174,9 +184,7 @@ fn the_cluster_runs_over_a_store_on_s3() {
 #[test]
 fn queries_on_the_cluster_return_what_they_return_in_one_process_and_embed_on_the_executors() {
     let dir = tempfile::tempdir().unwrap();
-    let model = dir.path().join("esm2_t6_8M_UR50D");
-    ok(&["model", "init", "--arch", "esm2_t6_8M_UR50D", "--seed", "7", "--out", model.to_str().unwrap()]);
-    let model = model.display().to_string();
+    let model = random_model(dir.path());
     let local = store_with_datasets(dir.path(), "local");
     let remote = store_with_datasets(dir.path(), "remote");
     let cluster = Cluster::start(dir.path(), 2, 1, &[]);
@@ -184,11 +192,7 @@ fn queries_on_the_cluster_return_what_they_return_in_one_process_and_embed_on_th
 
     let counts = "SELECT dataset, count(*) AS n, round(avg(target), 6) AS mean FROM variants \
                   GROUP BY dataset ORDER BY dataset";
-    let fits = format!(
-        "SELECT dataset, r['fold'] AS fold, r['r2_test'] AS r2 FROM (SELECT dataset, unnest(lasso_cv_eval(\
-         compress_mean(esm2_embed(sequence, '{model}')), target ORDER BY input_row)) AS r FROM variants \
-         GROUP BY dataset) ORDER BY dataset, fold"
-    );
+    let fits = fits_sql(&model);
     // The default model comes from the session's settings: they travel with the plan.
     let bare = format!(
         "SET esmdb.model = '{model}'; SELECT dataset, count(*) AS n, round(sum(v[1]), 4) AS s FROM (SELECT dataset, \
@@ -263,9 +267,7 @@ fn python() -> PathBuf {
 #[test]
 fn a_flight_sql_client_runs_esmdb_sql_on_the_cluster() {
     let dir = tempfile::tempdir().unwrap();
-    let model = dir.path().join("esm2_t6_8M_UR50D");
-    ok(&["model", "init", "--arch", "esm2_t6_8M_UR50D", "--seed", "7", "--out", model.to_str().unwrap()]);
-    let model = model.display().to_string();
+    let model = random_model(dir.path());
     let store = store_with_datasets(dir.path(), "store");
     let flight_port = free_port();
     let flight = format!("127.0.0.1:{flight_port}");
@@ -340,9 +342,7 @@ fn assert_close(a: &str, b: &str, tol: f64) {
 #[test]
 fn a_query_survives_an_executor_killed_in_the_middle_of_it() {
     let dir = tempfile::tempdir().unwrap();
-    let model = dir.path().join("esm2_t6_8M_UR50D");
-    ok(&["model", "init", "--arch", "esm2_t6_8M_UR50D", "--seed", "7", "--out", model.to_str().unwrap()]);
-    let model = model.display().to_string();
+    let model = random_model(dir.path());
     // Two datasets of 600 IF1 variants: each part of the scan embeds for a few seconds.
     let data = dir.path().join("dms");
     let store = dir.path().join("store").display().to_string();
@@ -411,6 +411,15 @@ fn an_unreachable_scheduler_is_a_clear_error_within_seconds() {
     // ESMDB_CLUSTER is the same setting.
     let out = esmdb().args(["sql", "--store", &store, "SELECT 1"]).env("ESMDB_CLUSTER", &address).output().unwrap();
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot reach the esmdb scheduler"));
+    // An executor says the same of its scheduler, and a scheduler whose port is taken says so.
+    let out = run(&["executor", "--scheduler", &address, "--threads", "1"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains(&format!("cannot reach the esmdb scheduler at {address}")), "{err}");
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let taken_at = taken.local_addr().unwrap().to_string();
+    let out = run(&["scheduler", "--bind", &taken_at]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains(&format!("scheduler cannot listen on {taken_at}")), "{err}");
     // A malformed address names the flag.
     let out = run(&["sql", "--store", &store, "--cluster", "nowhere", "SELECT 1"]);
     let err = String::from_utf8_lossy(&out.stderr);

@@ -23,15 +23,7 @@ pub async fn connect(flag: &'static str, scheduler: &Address, mut config: Engine
     if config.commit_every == EngineConfig::default().commit_every {
         config.commit_every = CLUSTER_COMMIT_EVERY;
     }
-    let addr = scheduler.resolve(flag)?;
-    match tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::TcpStream::connect(addr)).await {
-        Ok(Ok(_)) => {}
-        Ok(Err(source)) => return Err(Error::Unreachable { address: scheduler.to_string(), source }),
-        Err(_) => {
-            let source = std::io::Error::new(std::io::ErrorKind::TimedOut, "no answer within 5 s");
-            return Err(Error::Unreachable { address: scheduler.to_string(), source });
-        }
-    }
+    check_reachable(flag, scheduler).await?;
     let url = scheduler.url();
     let session = Session::open_distributed(config, move |state| {
         let config = state
@@ -43,4 +35,36 @@ pub async fn connect(flag: &'static str, scheduler: &Address, mut config: Engine
     })
     .await?;
     Ok(session)
+}
+
+/// Fails within [`CONNECT_TIMEOUT`], naming the address, unless the scheduler accepts connections.
+pub async fn check_reachable(flag: &'static str, scheduler: &Address) -> Result<()> {
+    let addr = scheduler.resolve(flag)?;
+    match tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::TcpStream::connect(addr)).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(source)) => Err(Error::Unreachable { address: scheduler.to_string(), source }),
+        Err(_) => {
+            let source = std::io::Error::new(std::io::ErrorKind::TimedOut, "no answer within 5 s");
+            Err(Error::Unreachable { address: scheduler.to_string(), source })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_closed_port_is_unreachable_quickly() -> Result<()> {
+        let address = Address { host: "127.0.0.1".into(), port: 0 };
+        let listener = std::net::TcpListener::bind(address.resolve("--cluster")?)
+            .map_err(|source| Error::Unreachable { address: address.to_string(), source })?;
+        let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
+        drop(listener);
+        let start = std::time::Instant::now();
+        let e = check_reachable("--cluster", &Address { host: "127.0.0.1".into(), port }).await;
+        assert!(matches!(e, Err(Error::Unreachable { .. })), "{e:?}");
+        assert!(start.elapsed() < CONNECT_TIMEOUT);
+        Ok(())
+    }
 }

@@ -8,6 +8,7 @@ use ballista_core::config::TaskSchedulingPolicy;
 use ballista_executor::executor_process::{ExecutorProcessConfig, start_executor_process};
 
 use crate::address::Address;
+use crate::client::check_reachable;
 use crate::codec::{EsmdbLogicalCodec, EsmdbPhysicalCodec};
 use crate::error::{Error, Result};
 use crate::functions::{config_producer, function_registry};
@@ -30,6 +31,7 @@ pub struct ExecutorOptions {
 
 /// Runs an executor until the process is stopped (SIGTERM, Ctrl-C).
 pub async fn serve(options: ExecutorOptions) -> Result<()> {
+    check_reachable("--scheduler", &options.scheduler).await?;
     // Ballista advertises the ports it is given: a port 0 is resolved to a free one first.
     let bind = free(options.bind)?;
     let grpc = match (options.grpc_port, options.bind.port()) {
