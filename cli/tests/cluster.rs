@@ -351,18 +351,20 @@ fn a_query_survives_an_executor_killed_in_the_middle_of_it() {
         let csv = data.join(format!("{name}_metadata.csv")).display().to_string();
         ok(&["ingest", "--store", &store, "--dataset", name, &csv]);
     }
-    let mut cluster = Cluster::start(dir.path(), 2, 1, &["--executor-timeout", "6"]);
+    let mut cluster = Cluster::start(dir.path(), 2, 1, &["--executor-timeout", "10"]);
     let sql = format!(
         "SELECT dataset, count(*) AS n, round(sum(v[1]), 3) AS s FROM (SELECT dataset, \
          compress_mean(esm2_embed(sequence, '{model}')) AS v FROM variants) GROUP BY dataset ORDER BY dataset"
     );
-    let query = esmdb()
+    let mut query = esmdb()
         .args(["sql", "--store", &store, "--cluster", &cluster.address(), "--format", "csv", &sql])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // Executor 0 is killed as soon as it runs a task.
+    // Executor 0 is killed as soon as it runs a task. Its death is noticed 10 s later, usually after
+    // the survivor has finished every other task and gone idle (Ballista then had nothing to hand
+    // its reset task out again, and the query hung: see esmdb-cluster's scheduler.rs).
     let log = cluster.executors[0].1.clone();
     let deadline = Instant::now() + Duration::from_secs(60);
     while !read(&log).contains("Execute task") {
@@ -371,6 +373,15 @@ fn a_query_survives_an_executor_killed_in_the_middle_of_it() {
     }
     cluster.executors[0].0.kill().unwrap();
     cluster.executors[0].0.wait().unwrap();
+    // A hung query fails the test instead of hanging it.
+    let deadline = Instant::now() + Duration::from_secs(180);
+    while query.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            query.kill().unwrap();
+            panic!("the query hung after its executor died\n{}", read(&dir.path().join("scheduler.log")));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
     let out = query.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
