@@ -53,6 +53,16 @@ pub enum Error {
         /// Where the split was made (outer protocol or inner LassoCV).
         context: &'static str,
     },
+    /// A position scheme over fewer distinct mutated positions than folds (ProteinGym refuses these too).
+    #[error("the {scheme} scheme needs at least {folds} distinct mutated positions (one per fold), got {positions}")]
+    TooFewPositions {
+        /// The scheme.
+        scheme: &'static str,
+        /// Folds asked for.
+        folds: usize,
+        /// Distinct positions in the data.
+        positions: usize,
+    },
     /// A fold without test rows (position schemes on data that covers few positions).
     #[error("fold {fold} of the {scheme} scheme has {test} test rows and {train} train rows")]
     EmptyFold {

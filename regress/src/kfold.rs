@@ -130,27 +130,35 @@ pub fn kfold(n: usize, k: usize, seed: Option<u32>, context: &'static str) -> Re
     from_labels(&labels, k, "kfold")
 }
 
-/// ProteinGym `fold_modulo_k`: fold = (position − 1) mod k, positions 1-based.
+/// ProteinGym `fold_modulo_k`: the distinct mutated positions, sorted, are dealt to the folds in
+/// turn (fold = rank of the row's position among them, mod k). ProteinGym's columns come from
+/// ProteinNPT's `create_folds_by_position_modulo`; this equals (position − 1) mod k only when every
+/// position of the sequence is mutated.
 pub fn modulo_folds(positions: &[i64], k: usize) -> Result<Vec<Split>> {
-    let labels = positions_to_labels(positions, k, 1)?;
+    let ranks = position_ranks(positions, k, "modulo")?;
+    let labels: Vec<usize> = ranks.rows.iter().map(|&r| r % k).collect();
     from_labels(&labels, k, "modulo")
 }
 
-/// ProteinGym `fold_contiguous_k`: blocks of `span` consecutive positions are dealt to folds in
-/// turn, fold = ⌊(position − 1) / span⌋ mod k.
-pub fn contiguous_folds(positions: &[i64], k: usize, span: usize) -> Result<Vec<Split>> {
-    if span == 0 {
-        return Err(Error::InvalidOption {
-            key: "span".into(),
-            value: "0".into(),
-            reason: "must be at least 1".into(),
-        });
-    }
-    let labels = positions_to_labels(positions, k, span)?;
+/// ProteinGym `fold_contiguous_k`: the distinct mutated positions, sorted, are cut into k
+/// consecutive segments, the first `n mod k` one position longer (`np.array_split`), as
+/// ProteinNPT's `create_folds_by_contiguous_position_discontiguous` does.
+pub fn contiguous_folds(positions: &[i64], k: usize) -> Result<Vec<Split>> {
+    let ranks = position_ranks(positions, k, "contiguous")?;
+    let (q, m) = (ranks.distinct / k, ranks.distinct % k);
+    // Segment i holds ranks [i·q + min(i, m), (i+1)·q + min(i+1, m)).
+    let segment = |rank: usize| if rank < m * (q + 1) { rank / (q + 1) } else { m + (rank - m * (q + 1)) / q };
+    let labels: Vec<usize> = ranks.rows.iter().map(|&r| segment(r)).collect();
     from_labels(&labels, k, "contiguous")
 }
 
-fn positions_to_labels(positions: &[i64], k: usize, span: usize) -> Result<Vec<usize>> {
+/// Each row's position as its rank among the distinct positions (0-based), and how many there are.
+struct PositionRanks {
+    rows: Vec<usize>,
+    distinct: usize,
+}
+
+fn position_ranks(positions: &[i64], k: usize, scheme: &'static str) -> Result<PositionRanks> {
     if k < 2 {
         return Err(Error::InvalidOption {
             key: "folds".into(),
@@ -158,21 +166,17 @@ fn positions_to_labels(positions: &[i64], k: usize, span: usize) -> Result<Vec<u
             reason: "k-fold cross-validation needs at least 2 folds".into(),
         });
     }
-    positions
-        .iter()
-        .enumerate()
-        .map(|(row, &pos)| {
-            if pos < 1 {
-                return Err(Error::Mutant {
-                    row,
-                    mutant: pos.to_string(),
-                    reason: "positions are 1-based and must be ≥ 1",
-                });
-            }
-            let zero_based = usize::try_from(pos - 1).unwrap_or(usize::MAX);
-            Ok((zero_based / span) % k)
-        })
-        .collect()
+    if let Some((row, &pos)) = positions.iter().enumerate().find(|(_, p)| **p < 1) {
+        return Err(Error::Mutant { row, mutant: pos.to_string(), reason: "positions are 1-based and must be ≥ 1" });
+    }
+    let mut distinct: Vec<i64> = positions.to_vec();
+    distinct.sort_unstable();
+    distinct.dedup();
+    if distinct.len() < k {
+        return Err(Error::TooFewPositions { scheme, folds: k, positions: distinct.len() });
+    }
+    let rows = positions.iter().map(|p| distinct.partition_point(|d| d < p)).collect();
+    Ok(PositionRanks { rows, distinct: distinct.len() })
 }
 
 /// First mutated position of a ProteinGym mutant string (`M1C`, `A12G:K15R` → 1, 12).
@@ -226,11 +230,20 @@ mod tests {
 
     #[test]
     fn modulo_and_contiguous_labels() {
-        let pos = [1, 2, 3, 4, 5, 6, 7, 11, 12];
+        // Distinct positions 1..7, 11, 12 (9 of them): ranks 0..8.
+        let pos = [1, 2, 3, 4, 5, 6, 7, 11, 12, 11];
         let m = modulo_folds(&pos, 2).ok().unwrap_or_default();
-        assert_eq!(m[0].test, vec![0, 2, 4, 6, 7]);
-        let c = contiguous_folds(&pos, 2, 5).ok().unwrap_or_default();
-        // positions 1-5 → fold 0, 6-10 → fold 1, 11-15 → fold 0.
-        assert_eq!(c[0].test, vec![0, 1, 2, 3, 4, 7, 8]);
+        assert_eq!(m[0].test, vec![0, 2, 4, 6, 8]);
+        // 9 positions in 2 segments: ranks 0-4 (positions 1-5), ranks 5-8 (6, 7, 11, 12).
+        let c = contiguous_folds(&pos, 2).ok().unwrap_or_default();
+        assert_eq!(c[0].test, vec![0, 1, 2, 3, 4]);
+        assert_eq!(c[1].test, vec![5, 6, 7, 8, 9]);
+        // 161 positions in 5 segments: 33, 32, 32, 32, 32 (ProteinGym's fold_contiguous_5).
+        let all: Vec<i64> = (1..=161).collect();
+        let sizes: Vec<usize> =
+            contiguous_folds(&all, 5).ok().unwrap_or_default().iter().map(|s| s.test.len()).collect();
+        assert_eq!(sizes, vec![33, 32, 32, 32, 32]);
+        let e = modulo_folds(&[3, 3, 4], 3).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(e.contains("distinct mutated positions"), "{e}");
     }
 }

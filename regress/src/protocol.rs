@@ -41,10 +41,11 @@ pub enum FoldScheme {
     /// `KFold(folds, shuffle=True, random_state=seed)`, the paper's split. Default.
     #[default]
     Random,
-    /// ProteinGym `fold_modulo`: fold = (position − 1) mod folds. Needs positions.
+    /// ProteinGym `fold_modulo`: the sorted distinct mutated positions dealt to the folds in turn.
+    /// Needs positions.
     Modulo,
-    /// ProteinGym `fold_contiguous`: blocks of `span` positions dealt to folds in turn. Needs
-    /// positions.
+    /// ProteinGym `fold_contiguous`: the sorted distinct mutated positions cut into `folds`
+    /// consecutive segments. Needs positions.
     Contiguous,
 }
 
@@ -83,8 +84,6 @@ pub struct ProtocolOptions {
     pub scaling: Scaling,
     /// Outer fold scheme. Default [`FoldScheme::Random`].
     pub scheme: FoldScheme,
-    /// Positions per block of the contiguous scheme. Default 5 (ProteinGym).
-    pub span: usize,
     /// Regressor. Default [`Model::LassoCv`].
     pub model: Model,
     /// Ridge penalty (scikit-learn `Ridge(alpha)` scale). Default 1.0.
@@ -100,7 +99,7 @@ impl Default for ProtocolOptions {
 }
 
 const KNOWN: &str = "preset, folds, seed, tol, max_iter, eps, n_alphas, inner_cv, scale, scheme, \
-                     span, model, ridge_alpha, threads";
+                     model, ridge_alpha, threads";
 
 impl ProtocolOptions {
     /// The options of a preset, everything else at its default.
@@ -120,7 +119,6 @@ impl ProtocolOptions {
             inner_cv: 5,
             scaling: Scaling::All,
             scheme: FoldScheme::Random,
-            span: 5,
             model: Model::LassoCv,
             ridge_alpha: 1.0,
             threads: 0,
@@ -165,7 +163,14 @@ impl ProtocolOptions {
                 "eps" => o.eps = float(k, v, true)?,
                 "n_alphas" => o.n_alphas = int(k, v, 1)?,
                 "inner_cv" | "cv" => o.inner_cv = int(k, v, 2)?,
-                "span" => o.span = int(k, v, 1)?,
+                "span" => {
+                    return Err(bad(
+                        k,
+                        v,
+                        "the contiguous scheme has no span: it cuts the distinct mutated positions into `folds` \
+                         consecutive segments, as ProteinGym's fold_contiguous does",
+                    ));
+                }
                 "threads" => o.threads = int(k, v, 0)?,
                 "ridge_alpha" => o.ridge_alpha = float(k, v, false)?,
                 "scale" | "scaling" => {
@@ -300,7 +305,7 @@ pub fn evaluate(
             }
             match opts.scheme {
                 FoldScheme::Modulo => kfold::modulo_folds(pos, opts.folds)?,
-                _ => kfold::contiguous_folds(pos, opts.folds, opts.span)?,
+                _ => kfold::contiguous_folds(pos, opts.folds)?,
             }
         }
     };

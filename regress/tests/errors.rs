@@ -88,10 +88,13 @@ fn position_schemes_need_positions() {
     assert!(e.contains("needs a mutated position per row"), "{e}");
     let e = protocol::evaluate(x.view(), y.view(), Some(&[1, 2]), &opts).err().map(|e| e.to_string());
     assert_eq!(e.as_deref(), Some("shape mismatch: 2 positions for 20 rows"));
-    // All rows at positions 1 and 6 → fold 0 (mod 5): fold 0 has no training rows.
+    // All rows at positions 1 and 6: two distinct positions for five folds.
     let pos: Vec<i64> = (0..20).map(|i| if i % 2 == 0 { 1 } else { 6 }).collect();
     let e = protocol::evaluate(x.view(), y.view(), Some(&pos), &opts).err().map(|e| e.to_string());
-    assert_eq!(e.as_deref(), Some("fold 0 of the modulo scheme has 20 test rows and 0 train rows"));
+    assert_eq!(
+        e.as_deref(),
+        Some("the modulo scheme needs at least 5 distinct mutated positions (one per fold), got 2")
+    );
 }
 
 #[test]

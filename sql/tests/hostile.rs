@@ -300,7 +300,7 @@ const GOOD_OPTIONS: &[&str] = &[
     "folds=2, cv=2, n_alphas=5",
     "folds=3, cv=2",
     "scheme=modulo, folds=2, cv=2, n_alphas=5",
-    "scheme=contiguous, folds=2, span=1, cv=2",
+    "scheme=contiguous, folds=2, cv=2",
     "model=ols, folds=2, cv=2",
     "model=ridge, folds=2, ridge_alpha=0",
     "scale=inside, folds=2, cv=2, n_alphas=3",
