@@ -21,6 +21,11 @@ pub enum Command {
     Embed(EmbedArgs),
     /// Add DMS variants to a dataset of the store (paper layout, ProteinGym CSV, or any CSV/Parquet).
     Ingest(IngestArgs),
+    /// Put vectors computed elsewhere (Parquet: a sequence or id column and a vector column) into the
+    /// store's embedding cache under a model's identity.
+    ///
+    /// Example: esmdb import --model esm2_t33_650M_UR50D --layer 33 --pool mean vectors.parquet
+    Import(ImportArgs),
     /// List the versions of the store's tables.
     Versions(VersionsArgs),
     /// Compact the store's tables and clean up old versions.
@@ -191,6 +196,42 @@ pub struct IngestArgs {
     pub replace: bool,
     #[command(flatten)]
     pub store: StoreArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The model the vectors came from (name, Hugging Face directory or fair-esm .pt): its identity,
+    /// width and layers key the cache.
+    #[arg(long, env = "ESMDB_MODEL")]
+    pub model: String,
+    /// The layer the vectors are (negative counts from the end; default: the last).
+    #[arg(long, default_value_t = -1, allow_negative_numbers = true)]
+    pub layer: i64,
+    /// The pooling they are: mean or bos.
+    #[arg(long, default_value = "mean")]
+    pub pool: String,
+    /// Parquet files, one row per sequence.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// Sequence column (used when present).
+    #[arg(long, default_value = "sequence")]
+    pub sequence_col: String,
+    /// Id column, when the files have no sequence column: ids of the variants of --dataset.
+    #[arg(long, default_value = "id")]
+    pub id_col: String,
+    /// The dataset whose variants the ids name.
+    #[arg(long)]
+    pub dataset: Option<String>,
+    /// Vector column (FixedSizeList or List of Float32/Float64).
+    #[arg(long, default_value = "vector")]
+    pub vector_col: String,
+    /// Vectors per commit.
+    #[arg(long, default_value_t = 65_536)]
+    pub commit_every: usize,
+    #[command(flatten)]
+    pub store: StoreArgs,
+    #[command(flatten)]
+    pub runtime: RuntimeArgs,
 }
 
 #[derive(Debug, Args)]

@@ -29,6 +29,7 @@ fn run(cli: args::Cli) -> anyhow::Result<ExitCode> {
         args::Command::Model(m) => cmd::model::run(m),
         args::Command::Embed(e) => cmd::embed::run(e),
         args::Command::Ingest(i) => cmd::ingest::run(i),
+        args::Command::Import(i) => cmd::import::run(i),
         args::Command::Versions(v) => cmd::store_admin::versions(v),
         args::Command::Compact(c) => cmd::store_admin::compact(c),
         args::Command::Sql(s) => cmd::sql::run(s),

@@ -105,7 +105,7 @@ fn pylance_reads_the_same_rows_and_vectors() {
             pooling: v["pooling"].as_str().unwrap().parse().unwrap(),
         };
         let hash = v["seq_hash"].as_str().unwrap().to_owned();
-        let ours = rt.block_on(store.lookup("fake@interop", 16, key, std::slice::from_ref(&hash))).unwrap();
+        let ours = rt.block_on(store.lookup("fake@interop", 16, key, &[hash.as_str()])).unwrap();
         let theirs: Vec<f32> = v["vector"]
             .as_array()
             .unwrap()

@@ -62,6 +62,15 @@ pub enum Error {
         /// What is wrong.
         message: String,
     },
+    /// Reading or writing the store's embedding cache failed.
+    #[error("embedding cache of {store}: {source}")]
+    Cache {
+        /// The store's URI.
+        store: String,
+        /// The store's error.
+        #[source]
+        source: Box<esmdb_store::Error>,
+    },
     /// Reading or writing the store's zero-shot cache failed.
     #[error("scoring with {model}: {source}")]
     Store {

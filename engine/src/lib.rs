@@ -1,11 +1,12 @@
 //! # esmdb-engine
 //!
-//! The runtime below SQL, shared by every front end (CLI, notebooks, SQL functions, later cluster
+//! The runtime below SQL, shared by every front end (CLI, notebooks, SQL functions, cluster
 //! executors): protein language models loaded once per process ([`model`]), the one thread that
 //! runs their forward passes ([`on_engine_thread`]), and [`StoreEmbedder`], the bridge from a loaded
-//! model to the store's [`esmdb_store::Embedder`] trait, with [`fill`] to fill the store's
-//! embedding cache for whole datasets, and [`score`], zero-shot variant scores through the store's
-//! `log_probs` cache.
+//! model to the store's [`esmdb_store::Embedder`] trait, with [`cache`] (the vectors of given
+//! sequences, computing the misses, over store handles opened once per process), [`fill`] to fill
+//! the store's embedding cache for whole datasets, and [`score`], zero-shot variant scores through
+//! the store's `log_probs` cache.
 //!
 //! What it knows: `esmdb-model` (weights, forward passes) and `esmdb-store` (the cache). What it
 //! must never import: DataFusion (filling the cache must not need the SQL engine), figures, CLI
@@ -13,6 +14,7 @@
 //! names a model can travel to another process and load it there.
 #![deny(missing_docs)]
 
+pub mod cache;
 mod embedder;
 mod error;
 pub mod fill;

@@ -100,6 +100,121 @@ pub fn pretty(batches: &[RecordBatch]) -> Result<String> {
     Ok(arrow::util::pretty::pretty_format_batches(&shown)?.to_string())
 }
 
+/// Rows a table holds back to size its columns before it prints its header.
+pub const TABLE_SIZING_ROWS: usize = 100;
+/// The widest a table column grows (longer cells end in `…`).
+const MAX_CELL_WIDTH: usize = 80;
+
+/// One table however many batches a result arrives in: the first [`TABLE_SIZING_ROWS`] rows (or all,
+/// if fewer) size the columns, then rows print as they come under the one header, in one frame.
+struct TableStream<W: Write> {
+    out: W,
+    header: Vec<String>,
+    widths: Vec<usize>,
+    held: Vec<Vec<String>>,
+    printing: bool,
+    rows: usize,
+}
+
+impl<W: Write> TableStream<W> {
+    fn new(out: W) -> Self {
+        TableStream { out, header: Vec::new(), widths: Vec::new(), held: Vec::new(), printing: false, rows: 0 }
+    }
+
+    fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        if self.header.is_empty() {
+            self.set_header(&batch.schema());
+        }
+        let shown = abbreviate(batch, 4)?;
+        let options = FormatOptions::default().with_null("NULL");
+        let formatters = shown
+            .columns()
+            .iter()
+            .map(|c| ArrayFormatter::try_new(c.as_ref(), &options))
+            .collect::<Result<Vec<_>, _>>()?;
+        for row in 0..shown.num_rows() {
+            let cells: Vec<String> = formatters.iter().map(|f| f.value(row).to_string()).collect();
+            self.rows += 1;
+            if self.printing {
+                self.print_row(&cells)?;
+            } else {
+                self.held.push(cells);
+            }
+        }
+        if !self.printing && self.held.len() >= TABLE_SIZING_ROWS {
+            self.start()?;
+        }
+        if self.printing {
+            // Rows appear as they are computed, not when the query ends.
+            self.out.flush()?;
+        }
+        Ok(())
+    }
+
+    fn set_header(&mut self, schema: &Schema) {
+        self.header = schema.fields().iter().map(|f| f.name().clone()).collect();
+    }
+
+    /// Sizes the columns from the header and the rows held, prints the head and those rows.
+    fn start(&mut self) -> Result<()> {
+        let width = |s: &str| s.chars().count().min(MAX_CELL_WIDTH);
+        self.widths = self.header.iter().map(|h| width(h)).collect();
+        for row in &self.held {
+            for (w, cell) in self.widths.iter_mut().zip(row) {
+                *w = (*w).max(width(cell));
+            }
+        }
+        self.printing = true;
+        self.rule()?;
+        let header = self.header.clone();
+        self.print_row(&header)?;
+        self.rule()?;
+        for row in std::mem::take(&mut self.held) {
+            self.print_row(&row)?;
+        }
+        Ok(())
+    }
+
+    fn rule(&mut self) -> Result<()> {
+        let mut line = String::from("+");
+        for w in &self.widths {
+            line.push_str(&"-".repeat(w + 2));
+            line.push('+');
+        }
+        writeln!(self.out, "{line}")?;
+        Ok(())
+    }
+
+    fn print_row(&mut self, cells: &[String]) -> Result<()> {
+        let mut line = String::from("|");
+        for (cell, &w) in cells.iter().zip(&self.widths) {
+            let n = cell.chars().count();
+            let shown: String =
+                if n > w { cell.chars().take(w.saturating_sub(1)).chain(['…']).collect() } else { cell.clone() };
+            let pad = w.saturating_sub(shown.chars().count());
+            line.push(' ');
+            line.push_str(&shown);
+            line.push_str(&" ".repeat(pad + 1));
+            line.push('|');
+        }
+        writeln!(self.out, "{line}")?;
+        Ok(())
+    }
+
+    /// Prints what is held (or just the header, for no rows) and the closing rule; returns the rows.
+    fn finish(mut self, schema: &Schema) -> Result<usize> {
+        if self.header.is_empty() {
+            self.set_header(schema);
+        }
+        if !self.printing {
+            self.start()?;
+        }
+        self.rule()?;
+        self.out.flush()?;
+        Ok(self.rows)
+    }
+}
+
 /// Writes batches as they come, in one format, to `out`.
 pub struct Writer<W: Write + Send> {
     format: Format,
@@ -107,7 +222,7 @@ pub struct Writer<W: Write + Send> {
 }
 
 enum WriterInner<W: Write + Send> {
-    Table(W),
+    Table(TableStream<W>),
     Csv(Option<W>, bool),
     Json(arrow::json::LineDelimitedWriter<W>),
     Parquet(datafusion::parquet::arrow::ArrowWriter<W>),
@@ -118,7 +233,7 @@ impl<W: Write + Send> Writer<W> {
     /// A writer of `format` to `out`.
     pub fn new(format: Format, out: W) -> Self {
         let inner = match format {
-            Format::Table => WriterInner::Table(out),
+            Format::Table => WriterInner::Table(TableStream::new(out)),
             Format::Csv => WriterInner::Csv(Some(out), true),
             Format::Json => WriterInner::Json(arrow::json::LineDelimitedWriter::new(out)),
             Format::Parquet => WriterInner::Pending(out),
@@ -136,13 +251,7 @@ impl<W: Write + Send> Writer<W> {
                 WriterInner::Parquet(datafusion::parquet::arrow::ArrowWriter::try_new(out, batch.schema(), None)?);
         }
         match &mut self.inner {
-            WriterInner::Table(out) => {
-                if batch.num_rows() > 0 {
-                    writeln!(out, "{}", pretty(std::slice::from_ref(batch))?)?;
-                    // Rows appear as they are computed, not when the query ends.
-                    out.flush()?;
-                }
-            }
+            WriterInner::Table(table) => table.write(batch)?,
             WriterInner::Csv(out, header) => {
                 let Some(out) = out.as_mut() else { return Ok(()) };
                 let full = abbreviate(batch, usize::MAX)?;
@@ -159,10 +268,13 @@ impl<W: Write + Send> Writer<W> {
         Ok(())
     }
 
-    /// Finishes the output (Parquet footer, JSON flush). `schema` is used when no batch came.
+    /// Finishes the output (the table's closing rule, Parquet footer, JSON flush). `schema` is used
+    /// when no batch came.
     pub fn finish(self, schema: &Schema) -> Result<()> {
         match self.inner {
-            WriterInner::Table(mut out) => out.flush()?,
+            WriterInner::Table(table) => {
+                table.finish(schema)?;
+            }
             WriterInner::Csv(Some(mut out), header) => {
                 if header {
                     let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
@@ -182,5 +294,66 @@ impl<W: Write + Send> Writer<W> {
         }
         let _ = self.format;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow::array::{Int64Array, StringArray};
+    use arrow::datatypes::{DataType, Field, Schema};
+    use arrow::record_batch::RecordBatch;
+
+    use super::{Format, TABLE_SIZING_ROWS, Writer};
+
+    fn batch(names: &[&str], counts: &[i64]) -> RecordBatch {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("dataset", DataType::Utf8, false),
+            Field::new("count(*)", DataType::Int64, false),
+        ]));
+        let columns: Vec<arrow::array::ArrayRef> =
+            vec![Arc::new(StringArray::from(names.to_vec())), Arc::new(Int64Array::from(counts.to_vec()))];
+        RecordBatch::try_new(schema, columns).expect("batch")
+    }
+
+    fn table(batches: &[RecordBatch]) -> String {
+        let mut out = Vec::new();
+        let mut w = Writer::new(Format::Table, &mut out);
+        for b in batches {
+            w.write(b).expect("write");
+        }
+        w.finish(&batches[0].schema()).expect("finish");
+        String::from_utf8(out).expect("utf-8")
+    }
+
+    #[test]
+    fn a_result_of_several_batches_is_one_table() {
+        let shown = table(&[batch(&["YAP1"], &[362]), batch(&["IF1_ECOLI_long_name"], &[1439])]);
+        let want = "\
++---------------------+----------+
+| dataset             | count(*) |
++---------------------+----------+
+| YAP1                | 362      |
+| IF1_ECOLI_long_name | 1439     |
++---------------------+----------+
+";
+        assert_eq!(shown, want);
+        // No rows: the header in its frame.
+        let empty = table(&[batch(&[], &[])]);
+        assert_eq!(empty.lines().count(), 4, "{empty}");
+    }
+
+    #[test]
+    fn rows_past_the_sizing_rows_stream_under_the_same_header() {
+        let first: Vec<String> = (0..TABLE_SIZING_ROWS).map(|i| format!("d{i}")).collect();
+        let first: Vec<&str> = first.iter().map(String::as_str).collect();
+        let counts = vec![1; first.len()];
+        let shown = table(&[batch(&first, &counts), batch(&["a much longer dataset name"], &[2])]);
+        assert_eq!(shown.matches("| dataset").count(), 1);
+        let widths: Vec<usize> = shown.lines().map(|l| l.chars().count()).collect();
+        assert!(widths.iter().all(|&w| w == widths[0]), "one frame: {widths:?}");
+        assert!(shown.contains("| a much… | 2 "), "cut to the column's width:\n{shown}");
+        assert_eq!(shown.lines().count(), TABLE_SIZING_ROWS + 1 + 4);
     }
 }

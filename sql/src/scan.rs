@@ -27,6 +27,7 @@ use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties};
 use esmdb_store::lance::Dataset;
 use esmdb_store::lance::dataset::builder::DatasetBuilder;
+use esmdb_store::lance::dataset::scanner::FragmentSlice;
 use futures::{StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 
@@ -138,17 +139,18 @@ const MIN_PART_ROWS: usize = 64;
 pub struct ScanPart {
     /// Lance fragment id.
     pub fragment: u64,
-    /// First row (of the fragment's rows that pass the scan's filters).
+    /// First row: a physical offset in the fragment (deleted rows count), before any filter.
     pub offset: usize,
-    /// Rows at most.
+    /// Physical rows from `offset`.
     pub rows: usize,
 }
 
 /// Fragments `(id, rows)` cut into runs of `chunk` rows, in table order. Many small partitions,
 /// not one per executor: executors take the next as they finish one, so sequences of different
 /// lengths (embedding time grows with length) even out, and each part is about one cache commit
-/// (`esmdb.commit_every` rows). With filters, a fragment passes fewer rows: its last parts are then
-/// empty, and together the parts still read each passing row once.
+/// (`esmdb.commit_every` rows). The runs are physical row ranges taken before any filter, so with a
+/// filter each part reads its own range and passes fewer rows, and together the parts still read each
+/// row of the fragment once.
 pub fn split_rows(fragments: &[(u64, usize)], chunk: usize) -> Vec<ScanPart> {
     let chunk = chunk.max(1);
     let mut parts = Vec::new();
@@ -295,14 +297,33 @@ impl ExecutionPlan for StoreScanExec {
                 _ => columns,
             };
             scan.project(&read)?;
-            if let Some(filter) = filter {
-                scan.filter_expr(filter);
-            }
             let rows = limit.map_or(part.rows, |l| l.min(part.rows));
             let whole = part.offset == 0 && part.rows == usize::MAX;
-            if !whole || limit.is_some() {
-                let rows = i64::try_from(rows).unwrap_or(i64::MAX);
-                scan.limit(Some(rows), Some(part.offset as i64))?;
+            match filter {
+                // Filtered: the part's physical range, then the filter. (Lance applies a scan's
+                // offset to the rows that pass the filter, so an offset would re-read the
+                // fragment's prefix for every part.)
+                Some(filter) => {
+                    scan.filter_expr(filter);
+                    if !whole {
+                        let slice = FragmentSlice {
+                            fragment_id: u32::try_from(part.fragment).map_err(|_| {
+                                DataFusionError::Internal(format!("fragment id {} is not 32-bit", part.fragment))
+                            })?,
+                            row_offset: part.offset as u64,
+                            row_count: part.rows as u64,
+                        };
+                        scan.with_fragment_slices(&[slice]).await?;
+                    }
+                    if let Some(l) = limit {
+                        scan.limit(Some(i64::try_from(l).unwrap_or(i64::MAX)), None)?;
+                    }
+                }
+                None if !whole || limit.is_some() => {
+                    let rows = i64::try_from(rows).unwrap_or(i64::MAX);
+                    scan.limit(Some(rows), Some(part.offset as i64))?;
+                }
+                None => {}
             }
             scan.scan_in_order(true);
             let batches = scan.try_into_stream().await?;

@@ -13,6 +13,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use arrow_array::{Array, FixedSizeListArray, Float32Array, StringArray};
+use lance::deps::datafusion::prelude::{Expr, col, lit};
 
 use crate::error::{BoxError, Error, Result};
 use crate::schema::{self, VARIANTS};
@@ -161,9 +162,10 @@ impl Store {
         for s in sequences {
             unique.entry(esmdb_seq::seq_hash(s)).or_insert(s);
         }
+        let asked: Vec<&str> = unique.keys().map(String::as_str).collect();
         let mut cached: Vec<HashSet<String>> = Vec::with_capacity(outputs.len());
         for key in &outputs {
-            cached.push(self.cached_hashes(model, dim, *key).await?);
+            cached.push(self.cached_among(model, dim, *key, &asked).await?);
         }
         let mut misses: Vec<(&String, &str)> =
             unique.iter().filter(|(h, _)| cached.iter().any(|c| !c.contains(*h))).map(|(h, s)| (h, *s)).collect();
@@ -207,7 +209,10 @@ impl Store {
         Ok(report)
     }
 
-    /// Embeds misses, then returns one vector per input sequence (in input order) for `output`.
+    /// One vector per input sequence (in input order) for (`layer`, `pooling`): the cached ones are
+    /// read, the misses embedded and committed in batches of `batch_sequences`, then read back.
+    /// Reads O(sequences) rows of the cache through its key index, whatever the cache holds.
+    /// `progress` hears the plan and every committed batch, as for [`Store::embed_sequences`].
     pub async fn get_or_embed(
         &self,
         sequences: &[&str],
@@ -215,24 +220,56 @@ impl Store {
         layer: i32,
         pooling: Pooling,
         batch_sequences: usize,
-    ) -> Result<Vec<Vec<f32>>> {
+        progress: &mut (dyn FnMut(EmbedProgress) + Send),
+    ) -> Result<(Vec<Vec<f32>>, EmbedReport)> {
         let params = EmbedParams { outputs: vec![(layer, pooling)], batch_sequences };
-        self.embed_sequences(sequences, embedder, &params, &mut |_| {}).await?;
         let key = resolve_outputs(embedder, &params.outputs)?[0];
+        let (model, dim) = (embedder.model_id(), embedder.dim());
         let hashes: Vec<String> = sequences.iter().map(|s| esmdb_seq::seq_hash(s)).collect();
-        let found = self.lookup(embedder.model_id(), embedder.dim(), key, &hashes).await?;
-        hashes
+        let mut unique: HashMap<&str, &str> = HashMap::new();
+        for (h, s) in hashes.iter().zip(sequences) {
+            unique.entry(h.as_str()).or_insert(s);
+        }
+        let asked: Vec<&str> = unique.keys().copied().collect();
+        let mut found = self.lookup(model, dim, key, &asked).await?;
+        let misses: Vec<&str> = unique.iter().filter(|(h, _)| !found.contains_key(**h)).map(|(_, s)| *s).collect();
+        let mut report = EmbedReport {
+            requested: sequences.len(),
+            unique: unique.len(),
+            hits: unique.len() - misses.len(),
+            ..Default::default()
+        };
+        if misses.is_empty() {
+            progress(EmbedProgress { unique: report.unique, hits: report.hits, misses: 0, embedded: 0 });
+        } else {
+            let filled = self
+                .embed_sequences(&misses, embedder, &params, &mut |p| {
+                    // Hits of this fill are sequences another writer committed since the lookup.
+                    progress(EmbedProgress { unique: report.unique, hits: report.hits + p.hits, ..p })
+                })
+                .await?;
+            report.hits += filled.hits;
+            report.embedded = filled.embedded;
+            report.batches = filled.batches;
+            report.vectors_written = filled.vectors_written;
+            report.vectors_already_written = filled.vectors_already_written;
+            let missed: Vec<&str> = unique.iter().filter(|(h, _)| !found.contains_key(**h)).map(|(h, _)| *h).collect();
+            found.extend(self.lookup(model, dim, key, &missed).await?);
+        }
+        let vectors = hashes
             .iter()
             .map(|h| {
-                found.get(h).cloned().ok_or_else(|| Error::Schema {
-                    table: schema::embeddings_table(embedder.dim()),
+                found.get(h.as_str()).cloned().ok_or_else(|| Error::Schema {
+                    table: schema::embeddings_table(dim),
                     message: format!("vector for {h} missing right after it was written"),
                 })
             })
-            .collect()
+            .collect::<Result<Vec<_>>>()?;
+        Ok((vectors, report))
     }
 
-    /// The seq_hashes cached for (model, output).
+    /// Every seq_hash cached for (model, output): reads the whole key's rows (for tools and
+    /// tests; lookups of given sequences use [`Store::lookup`], which reads only theirs).
     pub async fn cached_hashes(&self, model_id: &str, dim: usize, key: OutputKey) -> Result<HashSet<String>> {
         let table = schema::embeddings_table(dim);
         let filter = key_filter(model_id, key);
@@ -243,40 +280,59 @@ impl Store {
         Ok(hashes.iter().flatten().map(str::to_owned).collect())
     }
 
-    /// Cached vectors for (model, output) among `hashes`; absent hashes are absent from the map.
+    /// Which of `hashes` are cached for (model, output), read through the key index: O(hashes)
+    /// rows of the key column, no vectors.
+    pub async fn cached_among(
+        &self,
+        model_id: &str,
+        dim: usize,
+        key: OutputKey,
+        hashes: &[&str],
+    ) -> Result<HashSet<String>> {
+        let table = schema::embeddings_table(dim);
+        let mut out = HashSet::new();
+        self.scan_keys(&table, key_expr(model_id, key), hashes, &["seq_hash"], &mut |batch| {
+            let found = schema::column::<StringArray>(batch, &table, "seq_hash")?;
+            out.extend(found.iter().flatten().map(str::to_owned));
+            Ok(())
+        })
+        .await?;
+        Ok(out)
+    }
+
+    /// Cached vectors for (model, output) among `hashes`, read through the key index (O(hashes)
+    /// rows); absent hashes are absent from the map.
     pub async fn lookup(
         &self,
         model_id: &str,
         dim: usize,
         key: OutputKey,
-        hashes: &[String],
+        hashes: &[&str],
     ) -> Result<HashMap<String, Vec<f32>>> {
         let table = schema::embeddings_table(dim);
-        let wanted: HashSet<&str> = hashes.iter().map(String::as_str).collect();
-        let mut filter = key_filter(model_id, key);
-        // Push small hash sets into the scan; large ones filter in memory.
-        if wanted.len() <= 256 {
-            let list: Vec<String> = wanted.iter().map(|h| sql_literal(h)).collect();
-            filter.push_str(&format!(" AND seq_hash IN ({})", list.join(", ")));
-        }
-        let Some(batch) = self.scan(&table, Some(&filter), Some(&["seq_hash", "vector"]), None).await? else {
-            return Ok(HashMap::new());
-        };
-        let seq_hashes = schema::column::<StringArray>(&batch, &table, "seq_hash")?;
-        let vectors = schema::column::<FixedSizeListArray>(&batch, &table, "vector")?;
-        let values = vectors
-            .values()
-            .as_any()
-            .downcast_ref::<Float32Array>()
-            .ok_or_else(|| Error::Schema { table: table.clone(), message: "vector is not Float32".into() })?;
-        let mut out = HashMap::new();
-        for i in 0..batch.num_rows() {
-            let h = seq_hashes.value(i);
-            if wanted.contains(h) && !out.contains_key(h) {
-                let start = vectors.value_offset(i) as usize;
-                out.insert(h.to_owned(), values.values()[start..start + dim].to_vec());
+        let mut out: HashMap<String, Vec<f32>> = HashMap::new();
+        self.scan_keys(&table, key_expr(model_id, key), hashes, &["seq_hash", "vector"], &mut |batch| {
+            let seq_hashes = schema::column::<StringArray>(batch, &table, "seq_hash")?;
+            let vectors = schema::column::<FixedSizeListArray>(batch, &table, "vector")?;
+            let values = vectors
+                .values()
+                .as_any()
+                .downcast_ref::<Float32Array>()
+                .ok_or_else(|| Error::Schema { table: table.clone(), message: "vector is not Float32".into() })?;
+            if vectors.value_length() as usize != dim {
+                return Err(Error::Schema {
+                    table: table.clone(),
+                    message: format!("vectors are {} wide, not {dim}", vectors.value_length()),
+                });
             }
-        }
+            for i in 0..batch.num_rows() {
+                let start = vectors.value_offset(i) as usize;
+                out.entry(seq_hashes.value(i).to_owned())
+                    .or_insert_with(|| values.values()[start..start + dim].to_vec());
+            }
+            Ok(())
+        })
+        .await?;
         Ok(out)
     }
 
@@ -296,6 +352,14 @@ fn key_filter(model_id: &str, key: OutputKey) -> String {
         key.layer,
         sql_literal(key.pooling.name())
     )
+}
+
+/// [`key_filter`] as an expression.
+fn key_expr(model_id: &str, key: OutputKey) -> Expr {
+    col("model_id")
+        .eq(lit(model_id))
+        .and(col("layer").eq(lit(key.layer)))
+        .and(col("pooling").eq(lit(key.pooling.name())))
 }
 
 /// Resolves negative layers, checks ranges, removes duplicates (keeping order).

@@ -55,8 +55,9 @@ impl Store {
         let ds = match self.open_table(table).await? {
             Some(ds) => ds,
             None => match self.create_table(table, batch.clone()).await? {
-                Some(ds) => {
+                Some(mut ds) => {
                     let version = ds.version_id();
+                    self.maintain_index(table, &mut ds).await;
                     self.maybe_compact(table, ds).await;
                     return Ok(KeyedInsert { version, inserted: rows, attempts: 1 });
                 }
@@ -74,8 +75,9 @@ impl Store {
             .retry_timeout(RETRY_TIMEOUT);
         let job = builder.try_build().map_err(Error::lance(table, "merge insert"))?;
         let (ds, stats) = job.execute_batches(vec![batch]).await.map_err(Error::lance(table, "merge insert"))?;
-        let ds = Arc::unwrap_or_clone(ds);
+        let mut ds = Arc::unwrap_or_clone(ds);
         let version = ds.version_id();
+        self.maintain_index(table, &mut ds).await;
         self.maybe_compact(table, ds).await;
         Ok(KeyedInsert { version, inserted: stats.num_inserted_rows, attempts: stats.num_attempts })
     }

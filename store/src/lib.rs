@@ -5,8 +5,10 @@
 //! What this crate knows: the tables and their schemas ([`schema`]), reading and validating DMS
 //! inputs ([`input`]; which sequences are accepted is `esmdb-seq`'s policy, shared with `esmdb embed`
 //! and SQL), idempotent ingest ([`Store::ingest`]), filling and reading the embedding cache
-//! ([`Store::embed_dataset`], [`Store::lookup`]), the per-position log-probability tables of
-//! zero-shot scoring ([`Store::lookup_log_probs`]), versions and compaction. What it must not know:
+//! ([`Store::embed_dataset`], [`Store::get_or_embed`], [`Store::lookup`] through the cache's key
+//! [`index`]), importing vectors computed elsewhere ([`Store::import_vectors`]), the per-position
+//! log-probability tables of zero-shot scoring ([`Store::lookup_log_probs`]), versions and
+//! compaction. What it must not know:
 //! how embeddings are computed — models come in through the [`Embedder`] trait, so the store never
 //! depends on tch — nor SQL.
 //!
@@ -28,6 +30,8 @@
 
 mod cache;
 mod error;
+mod import;
+pub mod index;
 mod ingest;
 pub mod input;
 mod keyed;
@@ -40,6 +44,7 @@ pub use cache::{EmbedParams, EmbedProgress, EmbedReport, Embedder, OutputKey, Po
 pub use error::{BoxError, Error, Result};
 /// The sequence policy and content address every input goes through (re-exported from `esmdb-seq`).
 pub use esmdb_seq::{MutantError, Mutation, SequenceError, normalize, parse_mutant, seq_hash, wild_type};
+pub use import::{ImportParams, ImportReport, ImportTarget};
 pub use ingest::{IngestParams, IngestReport};
 pub use input::{ColumnMap, InputFormat, ReadParams, VariantRecord};
 pub use log_probs::TokenTable;

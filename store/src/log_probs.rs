@@ -8,10 +8,11 @@
 use std::collections::{HashMap, HashSet};
 
 use arrow_array::{Array, Float32Array, Int32Array, ListArray, StringArray};
+use lance::deps::datafusion::prelude::{col, lit};
 
 use crate::error::{Error, Result};
 use crate::schema::{self, LOG_PROBS, LOG_PROBS_KEY};
-use crate::store::{Store, sql_literal};
+use crate::store::Store;
 
 /// A per-position table of one sequence: `length` rows of `width` values, row-major.
 #[derive(Debug, Clone, PartialEq)]
@@ -32,48 +33,40 @@ impl Store {
         method: &str,
         hashes: &[String],
     ) -> Result<HashMap<String, TokenTable>> {
-        let wanted: HashSet<&str> = hashes.iter().map(String::as_str).collect();
-        if wanted.is_empty() {
-            return Ok(HashMap::new());
-        }
-        let list: Vec<String> = wanted.iter().map(|h| sql_literal(h)).collect();
-        let filter = format!(
-            "model_id = {} AND method = {} AND seq_hash IN ({})",
-            sql_literal(model_id),
-            sql_literal(method),
-            list.join(", ")
-        );
+        let wanted: Vec<&str> = hashes.iter().map(String::as_str).collect::<HashSet<_>>().into_iter().collect();
+        let filter = col("model_id").eq(lit(model_id)).and(col("method").eq(lit(method)));
         let columns = ["seq_hash", "length", "width", "values"];
-        let Some(batch) = self.scan(LOG_PROBS, Some(&filter), Some(&columns), None).await? else {
-            return Ok(HashMap::new());
-        };
-        let seq_hashes = schema::column::<StringArray>(&batch, LOG_PROBS, "seq_hash")?;
-        let lengths = schema::column::<Int32Array>(&batch, LOG_PROBS, "length")?;
-        let widths = schema::column::<Int32Array>(&batch, LOG_PROBS, "width")?;
-        let lists = schema::column::<ListArray>(&batch, LOG_PROBS, "values")?;
         let mut out = HashMap::new();
-        for i in 0..batch.num_rows() {
-            let hash = seq_hashes.value(i);
-            if out.contains_key(hash) {
-                continue;
-            }
-            let row = lists.value(i);
-            let values = row
-                .as_any()
-                .downcast_ref::<Float32Array>()
-                .ok_or_else(|| Error::Schema { table: LOG_PROBS.into(), message: "values are not Float32".into() })?;
-            let (length, width) = (lengths.value(i).max(0) as usize, widths.value(i).max(0) as usize);
-            if values.len() != length * width || values.null_count() > 0 {
-                return Err(Error::Schema {
+        self.scan_keys(LOG_PROBS, filter, &wanted, &columns, &mut |batch| {
+            let seq_hashes = schema::column::<StringArray>(batch, LOG_PROBS, "seq_hash")?;
+            let lengths = schema::column::<Int32Array>(batch, LOG_PROBS, "length")?;
+            let widths = schema::column::<Int32Array>(batch, LOG_PROBS, "width")?;
+            let lists = schema::column::<ListArray>(batch, LOG_PROBS, "values")?;
+            for i in 0..batch.num_rows() {
+                let hash = seq_hashes.value(i);
+                if out.contains_key(hash) {
+                    continue;
+                }
+                let row = lists.value(i);
+                let values = row.as_any().downcast_ref::<Float32Array>().ok_or_else(|| Error::Schema {
                     table: LOG_PROBS.into(),
-                    message: format!(
-                        "the row of {model_id} / {method} / {hash} holds {} values for {length} × {width}",
-                        values.len()
-                    ),
-                });
+                    message: "values are not Float32".into(),
+                })?;
+                let (length, width) = (lengths.value(i).max(0) as usize, widths.value(i).max(0) as usize);
+                if values.len() != length * width || values.null_count() > 0 {
+                    return Err(Error::Schema {
+                        table: LOG_PROBS.into(),
+                        message: format!(
+                            "the row of {model_id} / {method} / {hash} holds {} values for {length} × {width}",
+                            values.len()
+                        ),
+                    });
+                }
+                out.insert(hash.to_owned(), TokenTable { length, width, values: values.values().to_vec() });
             }
-            out.insert(hash.to_owned(), TokenTable { length, width, values: values.values().to_vec() });
-        }
+            Ok(())
+        })
+        .await?;
         Ok(out)
     }
 

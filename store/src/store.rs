@@ -1,11 +1,17 @@
 //! [`Store`]: a directory (or object-store URI) of Lance tables, and the few table operations every
 //! part of the store is built from — open-if-present, scan, append-or-create — each write one commit.
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use arrow_array::RecordBatch;
+use futures::TryStreamExt;
 use lance::Dataset;
+use lance::dataset::builder::DatasetBuilder;
+use lance::dataset::scanner::ExecutionSummaryCounts;
 use lance::dataset::{CommitBuilder, InsertBuilder, WriteMode, WriteParams};
+use lance::deps::datafusion::prelude::{Expr, col, lit};
+use lance::session::Session;
 
 use crate::error::{Error, Result};
 use crate::maintenance::CompactParams;
@@ -22,24 +28,32 @@ pub struct StoreParams {
     pub compact_above_fragments: Option<usize>,
     /// Compaction settings used by automatic compaction.
     pub compact: CompactParams,
+    /// After a write to a cache table, fold the rows its key index does not cover into it once
+    /// there are at least this many (default 8,192: a lookup scans at most about that many rows
+    /// in full, besides what the index finds). See [`crate::index`].
+    pub index_every: usize,
 }
 
 impl Default for StoreParams {
     fn default() -> Self {
-        StoreParams { compact_above_fragments: Some(32), compact: CompactParams::default() }
+        StoreParams { compact_above_fragments: Some(32), compact: CompactParams::default(), index_every: 8192 }
     }
 }
 
 /// An esmdb store: the `variants`, `datasets` and `embeddings_d{dim}` Lance tables under one root.
 ///
 /// Tables are opened afresh for every operation, so a `Store` always sees the latest committed
-/// version and is cheap to share.
+/// version and is cheap to share. Its clones share one Lance session: the indexes and file
+/// metadata they have read stay cached between operations.
 #[derive(Debug, Clone)]
 pub struct Store {
     uri: String,
     params: StoreParams,
     /// An object-store root's tables as last listed (a local root is read on every call instead).
     listed: Arc<RwLock<Vec<String>>>,
+    session: Arc<Session>,
+    /// Rows Lance read for [`Store::scan_keys`] (its `rows_scanned` metric), over every clone.
+    key_rows_scanned: Arc<AtomicU64>,
 }
 
 impl Store {
@@ -59,7 +73,13 @@ impl Store {
     }
 
     async fn at(uri: &str) -> Result<Self> {
-        let store = Store { uri: trim_uri(uri), params: StoreParams::default(), listed: Arc::default() };
+        let store = Store {
+            uri: trim_uri(uri),
+            params: StoreParams::default(),
+            listed: Arc::default(),
+            session: Arc::default(),
+            key_rows_scanned: Arc::default(),
+        };
         if !is_local(&store.uri) {
             store.list_tables().await?;
         }
@@ -75,6 +95,12 @@ impl Store {
     /// The store's root URI.
     pub fn uri(&self) -> &str {
         &self.uri
+    }
+
+    /// Rows of the cache tables that key lookups have read so far, this handle and its clones
+    /// together: what a lookup of k sequences costs, which the key index keeps near k.
+    pub fn key_rows_scanned(&self) -> u64 {
+        self.key_rows_scanned.load(Ordering::Relaxed)
     }
 
     /// The settings in use.
@@ -130,7 +156,7 @@ impl Store {
 
     /// Opens a table at its latest version, or `None` if it has never been written.
     pub async fn open_table(&self, table: &str) -> Result<Option<Dataset>> {
-        match Dataset::open(&self.table_uri(table)).await {
+        match self.load(table).await {
             Ok(ds) => Ok(Some(ds)),
             Err(lance::Error::DatasetNotFound { .. }) | Err(lance::Error::NotFound { .. }) => Ok(None),
             Err(source) => Err(Error::Lance { table: table.to_owned(), operation: "open", source }),
@@ -211,7 +237,20 @@ impl Store {
 
     /// Opens a table known to exist (another writer created it, or this one just changed it).
     pub(crate) async fn open_existing(&self, table: &str) -> Result<Dataset> {
-        Dataset::open(&self.table_uri(table)).await.map_err(Error::lance(table, "open"))
+        self.load(table).await.map_err(Error::lance(table, "open"))
+    }
+
+    /// Opens a table's latest version in the store's Lance session.
+    async fn load(&self, table: &str) -> lance::Result<Dataset> {
+        DatasetBuilder::from_uri(self.table_uri(table)).with_session(Arc::clone(&self.session)).load().await
+    }
+
+    /// Brings a cache table's key index up to date after a write (see [`crate::index`]). Failures
+    /// are logged, not returned: the write has committed, and a late index only costs scan time.
+    pub(crate) async fn maintain_index(&self, table: &str, ds: &mut Dataset) {
+        if let Err(e) = crate::index::maintain_key_index(ds, table, self.params.index_every).await {
+            tracing::warn!(table, error = %e, "updating the seq_hash index failed");
+        }
     }
 
     /// Runs automatic compaction when `ds` has more fragments than the threshold. Failures are
@@ -230,6 +269,49 @@ impl Store {
 async fn append_to(ds: Arc<Dataset>, table: &str, batch: RecordBatch) -> Result<Dataset> {
     let params = WriteParams { mode: WriteMode::Append, ..Default::default() };
     InsertBuilder::new(ds).with_params(&params).execute(vec![batch]).await.map_err(Error::lance(table, "append"))
+}
+
+/// Hashes per `seq_hash IN (…)` scan of [`Store::scan_keys`]: each scan searches the key index once
+/// per segment, so bigger lists cost fewer searches, and a list stays a small expression.
+const KEYS_PER_SCAN: usize = 4096;
+/// Lance's scan metric of rows read (`lance_datafusion::utils::ROWS_SCANNED_METRIC`).
+const ROWS_SCANNED: &str = "rows_scanned";
+
+impl Store {
+    /// Streams the rows of `table` that pass `filter` and whose `seq_hash` is one of `hashes`
+    /// (columns `columns`) to `each`, a batch at a time. The table is opened once; the hashes go to
+    /// Lance in lists of [`KEYS_PER_SCAN`], which its `seq_hash` index answers (see
+    /// [`crate::index`]), so the rows read follow `hashes`, not the table. An absent table has no
+    /// rows.
+    pub(crate) async fn scan_keys(
+        &self,
+        table: &str,
+        filter: Expr,
+        hashes: &[&str],
+        columns: &[&str],
+        each: &mut (dyn FnMut(&RecordBatch) -> Result<()> + Send),
+    ) -> Result<()> {
+        if hashes.is_empty() {
+            return Ok(());
+        }
+        let Some(ds) = self.open_table(table).await? else { return Ok(()) };
+        for chunk in hashes.chunks(KEYS_PER_SCAN) {
+            let list = chunk.iter().map(|h| lit(*h)).collect();
+            let mut scanner = ds.scan();
+            scanner.project(columns).map_err(Error::lance(table, "project"))?;
+            scanner.filter_expr(filter.clone().and(col("seq_hash").in_list(list, false)));
+            let counter = Arc::clone(&self.key_rows_scanned);
+            scanner.scan_stats_callback(Arc::new(move |stats: &ExecutionSummaryCounts| {
+                let rows = stats.all_counts.get(ROWS_SCANNED).copied().unwrap_or(0);
+                counter.fetch_add(rows as u64, Ordering::Relaxed);
+            }));
+            let mut stream = scanner.try_into_stream().await.map_err(Error::lance(table, "scan"))?;
+            while let Some(batch) = stream.try_next().await.map_err(Error::lance(table, "scan"))? {
+                each(&batch)?;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Scans `ds` into one batch.

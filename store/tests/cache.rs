@@ -62,8 +62,11 @@ async fn shared_sequences_are_embedded_once_and_vectors_round_trip() {
     assert_eq!(model.sequences(), 3);
 
     let key = OutputKey { layer: 6, pooling: Pooling::Mean };
-    let got = store.get_or_embed(&["MKW", "MKT", "MQQ"], &model, -1, Pooling::Mean, 16).await.unwrap();
+    let (got, report) =
+        store.get_or_embed(&["MKW", "MKT", "MQQ", "MKW"], &model, -1, Pooling::Mean, 16, &mut |_| {}).await.unwrap();
     assert_eq!(model.sequences(), 4, "only MQQ was new");
+    assert_eq!((report.requested, report.unique, report.hits, report.embedded), (4, 3, 2, 1));
+    let got = got[..3].to_vec();
     assert_eq!(got, vec![model.vector("MKW", key), model.vector("MKT", key), model.vector("MQQ", key)]);
     assert!(store.tables().await.unwrap().contains(&embeddings_table(4)));
 }

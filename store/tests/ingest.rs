@@ -287,3 +287,20 @@ async fn unknown_dataset_and_bad_store_paths() {
     let err = store.ingest("bad name", &[], &IngestParams::default()).await.unwrap_err().to_string();
     assert_eq!(err, "invalid dataset name `bad name`: use letters, digits, `_`, `-` and `.` only");
 }
+
+/// A CSV whose columns are the documented defaults (`id`, `sequence`, optionally `target`) needs no
+/// column flags.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_default_columns_are_recognized_without_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(&dir).await;
+    let plain = write(dir.path(), "plain.csv", "id,sequence\na,MKT\nb,MKA\n");
+    assert_eq!(store.ingest("plain", &[plain], &IngestParams::default()).await.unwrap().added, 2);
+    let with_target = write(dir.path(), "t.csv", "sequence,id,target,note\nMKT,a,0.5,x\nMKA,b,-1,y\n");
+    assert_eq!(store.ingest("t", &[with_target], &IngestParams::default()).await.unwrap().added, 2);
+    let batch = store.variants("t", None).await.unwrap();
+    let targets = batch.column_by_name("target").unwrap().as_any().downcast_ref::<Float64Array>().unwrap();
+    let mut got: Vec<f64> = targets.iter().flatten().collect();
+    got.sort_by(f64::total_cmp);
+    assert_eq!(got, vec![-1.0, 0.5]);
+}

@@ -19,6 +19,7 @@ async fn many_small_appends_are_compacted_and_old_versions_readable() {
     let params = StoreParams {
         compact_above_fragments: Some(8),
         compact: CompactParams { retain_versions: 5, ..Default::default() },
+        ..StoreParams::default()
     };
     let store = Store::open_or_create(dir.path().join("s").to_str().unwrap()).await.unwrap().with_params(params);
     for i in 0..6 {

@@ -2,6 +2,7 @@
 pub mod cluster;
 pub mod embed;
 pub mod embed_dataset;
+pub mod import;
 pub mod ingest;
 pub mod model;
 pub mod reproduce;

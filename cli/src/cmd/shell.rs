@@ -37,12 +37,13 @@ pub fn run(args: ShellArgs) -> anyhow::Result<ExitCode> {
                 let result = rt.block_on(async {
                     let _progress = super::sql::EmbedProgress::install();
                     match session.run_script(&sql).await? {
-                        Some(df) => super::sql::stream(df, Format::Table, std::io::stdout()).await,
-                        None => Ok(()),
+                        Some(df) => super::sql::stream(df, Format::Table, std::io::stdout()).await.map(Some),
+                        None => Ok(None),
                     }
                 });
                 match result {
-                    Ok(()) => eprintln!("({:.3}s)", started.elapsed().as_secs_f64()),
+                    Ok(Some(rows)) => eprintln!("{}", super::sql::summary(rows, started)),
+                    Ok(None) => eprintln!("({:.3} s)", started.elapsed().as_secs_f64()),
                     // The chain once: a cause already in its error's message is not repeated (as `esmdb sql` prints it).
                     Err(e) => eprintln!("error: {}", crate::message(&e)),
                 }

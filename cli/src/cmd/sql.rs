@@ -25,6 +25,7 @@ pub fn run(args: SqlArgs) -> anyhow::Result<ExitCode> {
     } else {
         args.sql.clone()
     };
+    let started = std::time::Instant::now();
     super::store_admin::runtime()?.block_on(async {
         let session = open_session(&args.session).await?;
         let _progress = EmbedProgress::install();
@@ -33,7 +34,10 @@ pub fn run(args: SqlArgs) -> anyhow::Result<ExitCode> {
         };
         match &args.out {
             None => {
-                stream(df, format, std::io::BufWriter::new(std::io::stdout())).await?;
+                let rows = stream(df, format, std::io::BufWriter::new(std::io::stdout())).await?;
+                if format == Format::Table && std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+                    eprintln!("{}", summary(rows, started));
+                }
             }
             Some(path) => {
                 // Written next to the target and renamed into place: never a half-written file.
@@ -49,20 +53,29 @@ pub fn run(args: SqlArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// Executes `df` and writes its batches as they arrive.
+/// Executes `df` and writes its batches as they arrive; returns the rows written.
 pub async fn stream<W: Write + Send>(
     df: esmdb_sql::datafusion::dataframe::DataFrame,
     format: Format,
     out: W,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<usize> {
     let schema = df.schema().as_arrow().clone();
     let mut batches = df.execute_stream().await?;
     let mut writer = Writer::new(format, out);
+    let mut rows = 0;
     while let Some(batch) = batches.next().await {
-        writer.write(&batch?)?;
+        let batch = batch?;
+        rows += batch.num_rows();
+        writer.write(&batch)?;
     }
     writer.finish(&schema)?;
-    Ok(())
+    Ok(rows)
+}
+
+/// `3 rows in 0.412 s`, as a result's closing line (on stderr, so piped output stays data).
+pub fn summary(rows: usize, started: std::time::Instant) -> String {
+    let noun = if rows == 1 { "row" } else { "rows" };
+    format!("{rows} {noun} in {:.3} s", started.elapsed().as_secs_f64())
 }
 
 /// A session with the command line's settings.

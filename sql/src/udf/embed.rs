@@ -18,7 +18,7 @@ use datafusion::logical_expr::async_udf::{AsyncScalarUDF, AsyncScalarUDFImpl};
 use datafusion::logical_expr::{
     ColumnarValue, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, TypeSignature, Volatility,
 };
-use esmdb_store::{EmbedParams, Pooling, Store};
+use esmdb_store::Pooling;
 
 use super::vectors;
 use crate::error::{Error, call_error};
@@ -327,8 +327,9 @@ impl AsyncScalarUDFImpl for Esm2EmbedPooled {
     }
 }
 
-/// Cache lookups and fills for one batch: misses are embedded and committed in chunks of
-/// `commit_every`, then every vector is read back in input order.
+/// One batch through the engine's cache ([`engine::cache::vectors`]): hits read through the cache's
+/// key index, misses embedded and committed in chunks of `commit_every`, progress reported to the
+/// terminal's bar.
 async fn cached_vectors(
     config: &EngineConfig,
     embedder: &StoreEmbedder,
@@ -337,9 +338,8 @@ async fn cached_vectors(
     pooling: Pooling,
 ) -> Result<Vec<Vec<f32>>> {
     use esmdb_store::Embedder as _;
-    let store = Store::open_or_create(&config.store).await.map_err(Error::from)?;
+    let store = engine::cache::store(&config.store).await.map_err(Error::from)?;
     let refs: Vec<&str> = seqs.iter().map(String::as_str).collect();
-    let params = EmbedParams { outputs: vec![(layer as i32, pooling)], batch_sequences: config.commit_every.max(1) };
     let model = embedder.model_id().to_owned();
     let residues: usize = refs.iter().collect::<std::collections::HashSet<_>>().iter().map(|s| s.len()).sum();
     let mut on_progress = |p: esmdb_store::EmbedProgress| {
@@ -352,19 +352,11 @@ async fn cached_vectors(
             residues,
         })
     };
-    let report = store.embed_sequences(&refs, embedder, &params, &mut on_progress).await.map_err(Error::from)?;
-    engine::stats().cache_hits.fetch_add(report.hits, Ordering::Relaxed);
-    let key = esmdb_store::OutputKey { layer: layer as i32, pooling };
-    let hashes: Vec<String> = refs.iter().map(|s| esmdb_store::seq_hash(s)).collect();
-    let found = store.lookup(embedder.model_id(), embedder.dim(), key, &hashes).await.map_err(Error::from)?;
-    hashes
-        .iter()
-        .map(|h| {
-            found.get(h).cloned().ok_or_else(|| {
-                DataFusionError::Execution(format!(
-                    "embedding cache: vector for {h} missing right after it was written"
-                ))
-            })
-        })
-        .collect()
+    let layer =
+        i32::try_from(layer).map_err(|_| call_error(ESM2_EMBED_POOLED, format!("layer {layer} is out of range")))?;
+    let (vectors, _) =
+        engine::cache::vectors(&store, embedder, &refs, layer, pooling, config.commit_every, &mut on_progress)
+            .await
+            .map_err(Error::from)?;
+    Ok(vectors)
 }

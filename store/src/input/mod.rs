@@ -166,12 +166,18 @@ fn detect(path: &Path, table: &table::Table, params: &ReadParams) -> Result<Role
         None if params.columns.is_some() => InputFormat::Columns,
         None if table.column("ID").is_some() && table.column("sequence").is_some() => InputFormat::Paper,
         None if table.column("mutated_sequence").is_some() => InputFormat::ProteinGym,
+        // The documented defaults of the columns layout (`id`, `sequence`, and `target` when there).
+        None if table.column("id").is_some() && table.column("sequence").is_some() => {
+            let map = ColumnMap { target: table.column("target").map(|_| "target".to_owned()), ..ColumnMap::default() };
+            return detect(path, table, &ReadParams { format: Some(InputFormat::Columns), columns: Some(map) });
+        }
         None => {
             return Err(Error::Format {
                 path: path.to_owned(),
                 message: format!(
                     "cannot recognize the layout (columns: {}); expected the paper's (ID, mutant, target, sequence), \
-                     ProteinGym's (mutant, mutated_sequence, DMS_score) or --id-col/--sequence-col/--target-col",
+                     ProteinGym's (mutant, mutated_sequence, DMS_score), id and sequence (and target), or \
+                     --id-col/--sequence-col/--target-col",
                     table.header.join(", ")
                 ),
             });
