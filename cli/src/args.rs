@@ -254,9 +254,11 @@ pub struct CompactArgs {
 /// The session's `esmdb.*` settings (also `SET esmdb.<name> = …` in SQL).
 #[derive(Debug, Args, Clone)]
 pub struct SessionArgs {
-    /// Default model of esm2_embed (name, Hugging Face directory or fair-esm .pt).
-    #[arg(long, env = "ESMDB_MODEL", default_value = "esm2_t6_8M_UR50D")]
-    pub model: String,
+    /// Default model of embed() and the other model functions (name, Hugging Face directory or fair-esm
+    /// .pt). Default: the model that last filled the store's cache (`esmdb reproduce`, `esmdb embed`),
+    /// else esm2_t6_8M_UR50D.
+    #[arg(long, env = "ESMDB_MODEL")]
+    pub model: Option<String>,
     /// Default layer (negative counts from the end).
     #[arg(long, default_value_t = -1, allow_negative_numbers = true)]
     pub layer: i32,

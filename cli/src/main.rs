@@ -46,7 +46,9 @@ fn run(cli: args::Cli) -> anyhow::Result<ExitCode> {
 fn message(err: &anyhow::Error) -> String {
     let mut out = String::new();
     for cause in err.chain() {
+        // DataFusion's wrapper of our errors adds only its kind.
         let text = cause.to_string();
+        let text = text.strip_prefix("External error: ").map(str::to_owned).unwrap_or(text);
         if out.is_empty() {
             out = text;
         } else if !out.ends_with(&text) {

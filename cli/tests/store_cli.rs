@@ -4,7 +4,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn esmdb(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_esmdb")).args(args).env_remove("ESMDB_STORE").output().unwrap()
+    let mut command = Command::new(env!("CARGO_BIN_EXE_esmdb"));
+    command.args(args).env_remove("ESMDB_STORE").env_remove("ESMDB_MODEL").output().unwrap()
 }
 
 fn ok(args: &[&str]) -> (String, String) {
@@ -119,4 +120,80 @@ fn embed_dataset_computes_only_misses() {
     assert!(err.contains("embedded 0, cache hits 28 (0 batches"), "{err}");
     let (out, _) = ok(&["versions", "--store", &store, "embeddings_d320"]);
     assert!(out.lines().last().unwrap().contains(&format!("\t{}\t*", 40 * 4)), "{out}");
+
+    // A session without --model goes on with the model that filled the store (a random stand-in
+    // here): its first embedding query finds the cached vectors.
+    let setting = "SELECT value FROM information_schema.df_settings WHERE name = 'esmdb.model'";
+    let (out, _) = ok(&["sql", "--store", &store, "--format", "csv", setting]);
+    let canonical = std::fs::canonicalize(&model).unwrap();
+    assert_eq!(std::fs::canonicalize(out.lines().nth(1).unwrap()).unwrap(), canonical, "{out}");
+    let query = "SELECT count(compress_mean(embed(sequence))) AS n FROM variants WHERE dataset = 'A'";
+    let (out, _) = ok(&["sql", "--store", &store, "--format", "csv", query]);
+    assert_eq!(out.lines().nth(1), Some("24"), "{out}");
+    let (out, _) = ok(&["sql", "--store", &store, "--format", "csv", "SELECT model_id, dim FROM models"]);
+    assert!(out.lines().nth(1).is_some_and(|l| l.starts_with("model@") && l.ends_with(",320")), "{out}");
+    // An explicit --model still wins.
+    let empty = dir.path().join("empty-model");
+    std::fs::create_dir(&empty).unwrap();
+    let empty = empty.display().to_string();
+    let err = fails(&["sql", "--store", &store, "--model", &empty, query]);
+    assert!(err.contains(&format!("unknown model `{empty}`: ")), "{err}");
+    assert!(!err.contains("External error"), "one sentence, without DataFusion's wrapper: {err}");
+}
+
+/// `esmdb import`: Parquet vectors under a model's identity, then found by a query as cache hits.
+#[test]
+fn import_puts_vectors_under_the_models_identity() {
+    use std::sync::Arc;
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store").display().to_string();
+    let model = init_model(dir.path());
+    let csv = dir.path().join("v.csv");
+    std::fs::write(
+        &csv,
+        "id,sequence
+v1,MKTAYIAKQR
+v2,MKTAYIAKQW
+",
+    )
+    .unwrap();
+    ok(&["ingest", "--store", &store, "--dataset", "v", csv.to_str().unwrap()]);
+    // Vectors for both sequences, 320 wide, all 0.25.
+    let mut vectors = arrow_array::builder::FixedSizeListBuilder::new(arrow_array::builder::Float32Builder::new(), 320);
+    for _ in 0..2 {
+        vectors.values().append_slice(&[0.25; 320]);
+        vectors.append(true);
+    }
+    let batch = arrow_array::RecordBatch::try_from_iter(vec![
+        (
+            "sequence",
+            Arc::new(arrow_array::StringArray::from(vec!["MKTAYIAKQR", "MKTAYIAKQW"])) as arrow_array::ArrayRef,
+        ),
+        ("vector", Arc::new(vectors.finish()) as arrow_array::ArrayRef),
+    ])
+    .unwrap();
+    let file = dir.path().join("vectors.parquet");
+    let mut w =
+        parquet::arrow::ArrowWriter::try_new(std::fs::File::create(&file).unwrap(), batch.schema(), None).unwrap();
+    w.write(&batch).unwrap();
+    w.close().unwrap();
+    let file = file.display().to_string();
+    let (_, err) = ok(&["import", "--store", &store, "--model", &model, &file]);
+    assert!(
+        err.contains("imported 2 vectors as model@") && err.contains("layer 6 mean: 2 added, 0 already cached"),
+        "{err}"
+    );
+    // The query finds them: every value is the imported 0.25 (a forward pass would give others).
+    let query = format!("SELECT compress_mean(embed(sequence, '{model}')) AS v FROM variants");
+    let (out, _) = ok(&["sql", "--store", &store, "--format", "csv", &query]);
+    let rows: Vec<&str> = out.lines().skip(1).collect();
+    assert_eq!(rows.len(), 2, "{out}");
+    for row in rows {
+        let values: Vec<&str> = row.trim_matches(|c| c == '"' || c == '[' || c == ']').split(", ").collect();
+        assert_eq!(values.len(), 320, "{row}");
+        assert!(values.iter().all(|v| *v == "0.25"), "{row}");
+    }
+    // A layer the model does not have is refused before anything is read.
+    let err = fails(&["import", "--store", &store, "--model", &model, "--layer", "99", &file]);
+    assert!(err.contains("--layer 99 is out of range for a 6-layer model"), "{err}");
 }

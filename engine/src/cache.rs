@@ -4,7 +4,7 @@
 //! SQL's `embed` functions, the CLI, the study and the notebooks all come here, so a cache hit costs
 //! the same everywhere: a lookup through the cache's key index that reads the asked rows only
 //! (`esmdb_store::index`), however many vectors the store holds.
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::Ordering;
 use std::sync::{Mutex, OnceLock};
 
@@ -49,5 +49,29 @@ pub async fn vectors(
         .await
         .map_err(|source| Error::Cache { store: store.uri().to_owned(), source: Box::new(source) })?;
     crate::stats().cache_hits.fetch_add(report.hits, Ordering::Relaxed);
+    if report.embedded > 0 {
+        record_model(store, embedder).await;
+    }
     Ok((vectors, report))
+}
+
+/// Records `embedder`'s model in the store's `models` table (once per process, store and model),
+/// so a later session without a model takes it. A failure is logged: the vectors are cached.
+pub(crate) async fn record_model(store: &Store, embedder: &StoreEmbedder) {
+    use esmdb_store::Embedder as _;
+    static RECORDED: OnceLock<Mutex<HashSet<(String, String)>>> = OnceLock::new();
+    let key = (store.uri().to_owned(), embedder.model_id().to_owned());
+    let recorded = RECORDED.get_or_init(Mutex::default);
+    if recorded.lock().is_ok_and(|r| r.contains(&key)) {
+        return;
+    }
+    let source = embedder.model().path.display().to_string();
+    match store.record_model(embedder.model_id(), &source, embedder.dim()).await {
+        Ok(_) => {
+            if let Ok(mut r) = recorded.lock() {
+                r.insert(key);
+            }
+        }
+        Err(e) => tracing::warn!(model = key.1, store = key.0, error = %e, "could not record the model"),
+    }
 }

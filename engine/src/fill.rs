@@ -42,6 +42,9 @@ pub async fn fill(
                     source: Box::new(source),
                 }
             })?;
+        if report.embedded > 0 {
+            crate::cache::record_model(store, embedder).await;
+        }
         done.push(DatasetFill { dataset: dataset.clone(), report, seconds: started.elapsed().as_secs_f64() });
     }
     Ok(done)

@@ -48,6 +48,8 @@ pub struct Model {
     pub dim: usize,
     /// Transformer layers.
     pub num_layers: i64,
+    /// Where its weights were read from.
+    pub path: std::path::PathBuf,
 }
 
 impl std::fmt::Debug for Model {
@@ -174,7 +176,12 @@ pub fn model_shape(name: &str, key: &ModelKey) -> Result<ModelShape> {
 }
 
 fn unknown_model(name: &str, e: esmdb_model::Error) -> Error {
-    Error::UnknownModel { name: name.to_owned(), message: e.to_string() }
+    let message = match e {
+        // Its own text names the model again.
+        esmdb_model::Error::ModelNotFound { searched, .. } => format!("not found; searched: {}", searched.join(", ")),
+        e => e.to_string(),
+    };
+    Error::UnknownModel { name: name.to_owned(), message }
 }
 
 /// Resolves a possibly negative layer of `model` (see [`esmdb_model::resolve_layer`]), or explains
@@ -199,7 +206,8 @@ impl Model {
         }
         let dim = model.embedder.dim();
         let num_layers = model.embedder.model().num_layers();
-        Model { inner: Mutex::new(model), id, dim, num_layers }
+        let path = std::path::absolute(&model.path).unwrap_or_else(|_| model.path.clone());
+        Model { inner: Mutex::new(model), id, dim, num_layers, path }
     }
 
     /// Runs the model: one flat buffer per requested (layer, pooling), in order.

@@ -15,12 +15,11 @@ async fn rows(session: &Session, sql: &str) -> String {
 async fn filtered_scans_of_many_parts_read_each_row_once() {
     let dir = tempfile::tempdir().unwrap();
     let local = common::session_with_yap1(dir.path()).await;
-    // commit_every = 16: the 362 variants (one fragment) are read in parts of 64 rows (the least a
-    // part holds), six parts.
+    // commit_every = 16: the 362 variants (one fragment) are read in parts of one commit, 23 parts.
     let config = EngineConfig { commit_every: 16, ..local.config() };
     let shipped = Session::open_distributed(config, Ok).await.unwrap();
     let plan = rows(&shipped, "EXPLAIN SELECT id FROM variants WHERE input_row % 3 = 0").await;
-    assert!(plan.contains("StoreScanExec") && plan.contains("6 parts"), "{plan}");
+    assert!(plan.contains("StoreScanExec") && plan.contains("23 parts"), "{plan}");
     for sql in [
         "SELECT count(*) AS n FROM variants",
         "SELECT count(*) AS n FROM variants WHERE input_row % 3 = 0",

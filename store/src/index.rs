@@ -27,6 +27,10 @@ use crate::error::{Error, Result};
 pub const KEY_INDEX: &str = "seq_hash_idx";
 /// The indexed column.
 const KEY_COLUMN: &str = "seq_hash";
+/// Rows per BTree page (Lance's default is 4,096). A lookup reads every page that holds one of its
+/// keys, and random keys spread over the pages: k keys among N rows read about min(k·page, N) keys of
+/// the index, so small pages keep that near k·page instead of the whole index once k·4,096 > N.
+pub const ZONE_ROWS: usize = 64;
 /// Index segments at which a refresh merges them all into one instead of adding another: a lookup
 /// searches every segment, so their number stays bounded.
 pub const MAX_SEGMENTS: usize = 8;
@@ -57,7 +61,8 @@ pub async fn key_index_state(ds: &Dataset, table: &str) -> Result<KeyIndexState>
 pub async fn maintain_key_index(ds: &mut Dataset, table: &str, every: usize) -> Result<KeyIndexState> {
     let state = key_index_state(ds, table).await?;
     if state.segments == 0 {
-        let params = ScalarIndexParams::default();
+        let params =
+            ScalarIndexParams { params: Some(format!(r#"{{"zone_size":{ZONE_ROWS}}}"#)), ..Default::default() };
         ds.create_index(&[KEY_COLUMN], IndexType::BTree, Some(KEY_INDEX.to_owned()), &params, false)
             .await
             .map_err(Error::lance(table, "create the seq_hash index"))?;

@@ -37,6 +37,7 @@ pub mod input;
 mod keyed;
 mod log_probs;
 mod maintenance;
+mod models;
 pub mod schema;
 mod store;
 
@@ -49,6 +50,7 @@ pub use ingest::{IngestParams, IngestReport};
 pub use input::{ColumnMap, InputFormat, ReadParams, VariantRecord};
 pub use log_probs::TokenTable;
 pub use maintenance::{CompactParams, CompactReport, TableVersion};
+pub use models::{MODELS, ModelRecord};
 pub use schema::{DATASETS, DatasetInfo, EMBEDDINGS_KEY, LOG_PROBS, VARIANTS, embeddings_table};
 pub use store::{DEFAULT_STORE, Store, StoreParams, sql_literal};
 

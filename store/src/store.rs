@@ -15,6 +15,7 @@ use lance::session::Session;
 
 use crate::error::{Error, Result};
 use crate::maintenance::CompactParams;
+use crate::models::MODELS;
 use crate::schema::{DATASETS, EMBEDDINGS_PREFIX, LOG_PROBS, VARIANTS};
 
 /// Default store location when neither `--store` nor `$ESMDB_STORE` is given.
@@ -113,7 +114,7 @@ impl Store {
         format!("{}/{table}.lance", self.uri)
     }
 
-    /// Names of the store's tables (its `variants`, `datasets`, `log_probs` and `embeddings_d*`), sorted, without
+    /// Names of the store's tables (its `variants`, `datasets`, `models`, `log_probs` and `embeddings_d*`), sorted, without
     /// touching Lance or the network (so it can run while planning): a local root is read now, an object-store
     /// root as [`Store::list_tables`] last listed it (at open, and after each table this process created).
     pub fn table_names(&self) -> Vec<String> {
@@ -248,6 +249,9 @@ impl Store {
     /// Brings a cache table's key index up to date after a write (see [`crate::index`]). Failures
     /// are logged, not returned: the write has committed, and a late index only costs scan time.
     pub(crate) async fn maintain_index(&self, table: &str, ds: &mut Dataset) {
+        if table != LOG_PROBS && !table.starts_with(EMBEDDINGS_PREFIX) {
+            return;
+        }
         if let Err(e) = crate::index::maintain_key_index(ds, table, self.params.index_every).await {
             tracing::warn!(table, error = %e, "updating the seq_hash index failed");
         }
@@ -342,7 +346,7 @@ fn store_tables(entries: impl IntoIterator<Item = String>) -> Vec<String> {
     let mut names: Vec<String> = entries
         .into_iter()
         .filter_map(|n| n.strip_suffix(".lance").map(str::to_owned))
-        .filter(|t| t == VARIANTS || t == DATASETS || t == LOG_PROBS || t.starts_with(EMBEDDINGS_PREFIX))
+        .filter(|t| t == VARIANTS || t == DATASETS || t == LOG_PROBS || t == MODELS || t.starts_with(EMBEDDINGS_PREFIX))
         .collect();
     names.sort();
     names.dedup();

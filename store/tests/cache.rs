@@ -101,3 +101,18 @@ async fn unknown_dataset_and_bad_layers() {
     assert_eq!(err.to_string(), "layer 7 out of range for a 6-layer model (0..=6 or -1..=-7)");
     assert_eq!(model.calls(), 0);
 }
+
+/// The `models` table: each model id once (the first source kept), the latest first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn models_are_recorded_once_latest_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open_or_create(dir.path().join("store").to_str().unwrap()).await.unwrap();
+    assert!(store.models().await.unwrap().is_empty());
+    assert!(store.record_model("a@1", "/models/a", 320).await.unwrap());
+    assert!(store.record_model("b@2", "/models/b", 1280).await.unwrap());
+    assert!(!store.record_model("a@1", "/elsewhere/a", 320).await.unwrap(), "recorded before");
+    let models = store.models().await.unwrap();
+    let got: Vec<(&str, &str, usize)> = models.iter().map(|m| (m.model_id.as_str(), m.source.as_str(), m.dim)).collect();
+    assert_eq!(got, vec![("b@2", "/models/b", 1280), ("a@1", "/models/a", 320)]);
+    assert!(store.tables().await.unwrap().contains(&esmdb_store::MODELS.to_owned()));
+}

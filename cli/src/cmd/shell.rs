@@ -16,7 +16,8 @@ pub fn run(args: ShellArgs) -> anyhow::Result<ExitCode> {
     if let Some(h) = &history {
         let _ = editor.load_history(h);
     }
-    eprintln!("esmdb shell on {} — end statements with `;`, \\q to quit", session.config().store);
+    let config = session.config();
+    eprintln!("esmdb shell on {} with model {} — end statements with `;`, \\q to quit", config.store, config.model);
     let mut buffer = String::new();
     loop {
         let prompt = if buffer.is_empty() { "esmdb> " } else { "   ..> " };

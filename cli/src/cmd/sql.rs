@@ -78,10 +78,18 @@ pub fn summary(rows: usize, started: std::time::Instant) -> String {
     format!("{rows} {noun} in {:.3} s", started.elapsed().as_secs_f64())
 }
 
-/// A session with the command line's settings.
+/// A session with the command line's settings. Without `--model`, the model that last filled the
+/// store's cache (so a query goes on from where `esmdb reproduce` left the store), else the default.
 pub async fn open_session(args: &SessionArgs) -> anyhow::Result<Session> {
+    let model = match &args.model {
+        Some(m) => m.clone(),
+        None => match esmdb_engine::cache::store(&args.store.store).await?.models().await?.first() {
+            Some(recorded) => recorded.source.clone(),
+            None => EngineConfig::default().model,
+        },
+    };
     let options = EngineConfig {
-        model: args.model.clone(),
+        model,
         layer: i64::from(args.layer),
         device: args.device.clone(),
         precision: args.precision.clone(),
