@@ -112,7 +112,8 @@ async fn models_are_recorded_once_latest_first() {
     assert!(store.record_model("b@2", "/models/b", 1280).await.unwrap());
     assert!(!store.record_model("a@1", "/elsewhere/a", 320).await.unwrap(), "recorded before");
     let models = store.models().await.unwrap();
-    let got: Vec<(&str, &str, usize)> = models.iter().map(|m| (m.model_id.as_str(), m.source.as_str(), m.dim)).collect();
+    let got: Vec<(&str, &str, usize)> =
+        models.iter().map(|m| (m.model_id.as_str(), m.source.as_str(), m.dim)).collect();
     assert_eq!(got, vec![("b@2", "/models/b", 1280), ("a@1", "/models/a", 320)]);
     assert!(store.tables().await.unwrap().contains(&esmdb_store::MODELS.to_owned()));
 }
