@@ -14,12 +14,20 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Create or inspect model checkpoints.
+    ///
+    /// Example: esmdb model init --arch esm2_t6_8M_UR50D --seed 7 --out random-8M
     #[command(subcommand)]
     Model(ModelCommand),
     /// Embed the sequences of a FASTA file with an ESM2 model and write Parquet (`--fasta`), or fill
     /// the store's embedding cache for a dataset (`--dataset`).
+    ///
+    /// Examples: esmdb embed --model esm2_t6_8M_UR50D --fasta seqs.fasta --pool mean,bos;
+    /// esmdb embed --model esm2_t6_8M_UR50D --dataset YAP1
     Embed(EmbedArgs),
     /// Add DMS variants to a dataset of the store (paper layout, ProteinGym CSV, or any CSV/Parquet).
+    ///
+    /// Examples: esmdb ingest --dataset YAP1 YAP1_metadata.csv YAP1_muts.fasta;
+    /// esmdb ingest --dataset mine variants.csv (columns id,sequence[,target])
     Ingest(IngestArgs),
     /// Put vectors computed elsewhere (Parquet: a sequence or id column and a vector column) into the
     /// store's embedding cache under a model's identity.
@@ -27,20 +35,34 @@ pub enum Command {
     /// Example: esmdb import --model esm2_t33_650M_UR50D --layer 33 --pool mean vectors.parquet
     Import(ImportArgs),
     /// List the versions of the store's tables.
+    ///
+    /// Example: esmdb versions variants
     Versions(VersionsArgs),
     /// Compact the store's tables and clean up old versions.
+    ///
+    /// Example: esmdb compact --retain-versions 5
     Compact(CompactArgs),
     /// Run SQL over the store (`;`-separated statements in one session; the last result is printed).
+    ///
+    /// Example: esmdb sql "SELECT dataset, count(*) FROM variants GROUP BY dataset"
     Sql(SqlArgs),
     /// Interactive SQL shell over the store, with line editing and history.
+    ///
+    /// Example: esmdb shell --store ./esmdb-data
     Shell(ShellArgs),
     /// The paper's study: datasets × models × compressions under its LassoCV protocol, resumable;
     /// writes results.csv, summary.csv and figures.
+    ///
+    /// Example: esmdb reproduce --datasets tests/fixtures/dms --models esm2_t6_8M_UR50D --out results
     Reproduce(ReproduceArgs),
     /// Run a cluster's scheduler: clients (`sql --cluster`) send it their queries, executors take
     /// their tasks from it.
+    ///
+    /// Example: esmdb scheduler --bind 0.0.0.0:50050 --store s3://bucket/study
     Scheduler(SchedulerArgs),
     /// Run a cluster executor: takes tasks from the scheduler, embeds into the store's cache.
+    ///
+    /// Example: esmdb executor --scheduler 10.0.0.1:50050 --threads 8
     Executor(ExecutorArgs),
 }
 

@@ -212,3 +212,14 @@ fn png_has_the_signature_the_size_and_rendered_text() -> Result<(), Box<dyn std:
     assert!(matches!(svg_to_png("not svg"), Err(esmdb_report::Error::Svg(_))));
     Ok(())
 }
+
+/// A figure drawn from a random-weight stand-in (`random-…`, as `scripts/run` and the notebooks
+/// name them) says so in its title; one from named weights does not.
+#[test]
+fn figures_of_random_weights_say_so() {
+    let mark = "Test R² by model size (RANDOM WEIGHTS)";
+    let random = vec![summary("YAP1", "random-esm2_t6_8M_UR50D-seed7", 0.3, 0.02)];
+    assert!(esmdb_report::r2_by_model_size(&random).contains(mark));
+    let named = vec![summary("YAP1", "esm2_t6_8M_UR50D", 0.3, 0.02)];
+    assert!(!esmdb_report::r2_by_model_size(&named).contains(mark));
+}

@@ -125,6 +125,20 @@ pub(super) fn render(width: u32, height: u32, draw: impl FnOnce(&Area) -> DrawRe
     }
 }
 
+/// What a figure drawn from random-weight stand-ins adds to its title, so it cannot pass for a
+/// result (short enough for the title's width; the console says why).
+pub(super) const STAND_IN_MARK: &str = "RANDOM WEIGHTS";
+
+/// `title`, marked when any of `models` is a random-weight stand-in: esmdb names those
+/// `random-…` (`scripts/run`, the notebooks' `model_or_random`).
+pub(super) fn marked_title<'a>(title: &str, models: impl IntoIterator<Item = &'a str>) -> String {
+    if models.into_iter().any(|m| m.starts_with("random-")) {
+        format!("{title} ({STAND_IN_MARK})")
+    } else {
+        title.to_owned()
+    }
+}
+
 /// Title (and an optional grey subtitle) at the top; returns the area below them.
 pub(super) fn header<'a>(root: &Area<'a>, title: &str, subtitle: &str) -> DrawResult<Area<'a>> {
     let body = root.titled(title, (FONT, TITLE_SIZE))?;

@@ -6,8 +6,8 @@ use std::collections::{BTreeMap, HashMap};
 use plotters::prelude::*;
 
 use super::frame::{
-    Area, DrawResult, FONT, LABEL_SIZE, LEGEND_H, PLOT_H, TICK_SIZE, draw_marker, header, message, padded_range,
-    render, series_style, tick,
+    Area, DrawResult, FONT, LABEL_SIZE, LEGEND_H, PLOT_H, TICK_SIZE, draw_marker, header, marked_title, message,
+    padded_range, render, series_style, tick,
 };
 use super::legend::{Entry, Legend, Swatch};
 use crate::models::{ModelKey, cmp_models, family_label, model_family};
@@ -165,6 +165,7 @@ pub fn zero_shot_vs_supervised(summaries: &[Summary]) -> String {
     let points: Vec<(f64, f64)> = by_compression.values().flatten().copied().collect();
     let above = points.iter().filter(|(x, y)| y > x).count();
     let subtitle = format!("{} points · supervised above zero-shot in {above}", points.len());
+    let title = marked_title(TITLE, summaries.iter().map(|s| s.model.as_str()));
     let entries = by_compression
         .keys()
         .enumerate()
@@ -176,7 +177,7 @@ pub fn zero_shot_vs_supervised(summaries: &[Summary]) -> String {
     let legend = Legend::new(entries, LEGEND_H);
     let range = padded_range(points.iter().flat_map(|&(x, y)| [x, y]), 0.1).unwrap_or((0.0, 1.0));
     render(SCATTER_W + legend.width(), PLOT_H, |root| {
-        let body = header(root, TITLE, &subtitle)?;
+        let body = header(root, &title, &subtitle)?;
         let (plot, legend_area) = body.split_horizontally(SCATTER_W);
         let chart =
             diagonal_chart(&plot, range, "zero-shot Spearman ρ (all variants)", "supervised test ρ (mean over folds)")?;

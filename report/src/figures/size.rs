@@ -6,8 +6,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use plotters::prelude::*;
 
 use super::frame::{
-    FONT, LABEL_SIZE, LEGEND_H, Marker, PLOT_H, PLOT_W, TICK_SIZE, color, draw_marker, header, message, padded_range,
-    render, series_style, tick, x_tick_labels,
+    FONT, LABEL_SIZE, LEGEND_H, Marker, PLOT_H, PLOT_W, TICK_SIZE, color, draw_marker, header, marked_title, message,
+    padded_range, render, series_style, tick, x_tick_labels,
 };
 use super::legend::{Entry, Legend, Swatch};
 use crate::models::{family_label, format_size, model_family, model_size};
@@ -118,8 +118,9 @@ pub fn r2_by_model_size(summaries: &[Summary]) -> String {
         subtitle += &format!(" · {skipped} summaries without a model size or R² not shown");
     }
 
+    let title = marked_title(TITLE, summaries.iter().map(|s| s.model.as_str()));
     render(PLOT_W + legend.width(), PLOT_H, |root| {
-        let body = header(root, TITLE, &subtitle)?;
+        let body = header(root, &title, &subtitle)?;
         let (plot, legend_area) = body.split_horizontally(PLOT_W);
         let mut chart = ChartBuilder::on(&plot)
             .margin(12)
