@@ -4,7 +4,7 @@
 //! A lookup filters `model_id = … AND layer = … AND pooling = … AND seq_hash IN (…)`: Lance answers
 //! the `IN` from the index for the fragments it covers, reads only those rows, checks the rest of the
 //! key on them, and scans the fragments written since the index was last brought up to date in full.
-//! So every write that leaves more than [`crate::StoreParams::index_every`] rows outside the index
+//! So every write that leaves at least [`crate::StoreParams::index_every`] rows outside the index
 //! folds them in: as a new index segment (cost: the new rows), and once [`MAX_SEGMENTS`] segments
 //! have piled up, as one merged segment (cost: the index's size, every `MAX_SEGMENTS` refreshes).
 //!
@@ -13,7 +13,7 @@
 //! which the keyed merge's exactness under concurrent writers depends on (see [`crate::keyed`]).
 //!
 //! Index work never fails a write: the write has committed, and an index that is behind only
-//! costs scan time (the next write, or `esmdb compact`, tries again). An index commit is written
+//! costs scan time (the next write to the table tries again). An index commit is written
 //! after its files, so a process killed while building one leaves the table as it was.
 use lance::Dataset;
 use lance::index::DatasetIndexExt;
