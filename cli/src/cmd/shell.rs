@@ -1,5 +1,6 @@
-//! `esmdb shell`: an interactive SQL session with line editing, history (`~/.esmdb_history`) and
-//! multi-line statements (a statement runs once a line ends with `;`).
+//! `esmdb shell`: an interactive SQL session with line editing, history (`~/.esmdb_history`),
+//! multi-line statements (a statement runs once a line ends with `;`), `\?` help from the functions'
+//! documentation, and Ctrl-C cancelling the running query (not the shell).
 use std::process::ExitCode;
 
 use esmdb_sql::output::Format;
@@ -17,15 +18,24 @@ pub fn run(args: ShellArgs) -> anyhow::Result<ExitCode> {
         let _ = editor.load_history(h);
     }
     let config = session.config();
-    eprintln!("esmdb shell on {} with model {} — end statements with `;`, \\q to quit", config.store, config.model);
+    eprintln!(
+        "esmdb shell on {} with model {} — end statements with `;`, \\? for help, \\q to quit",
+        config.store, config.model
+    );
     let mut buffer = String::new();
     loop {
         let prompt = if buffer.is_empty() { "esmdb> " } else { "   ..> " };
         match editor.readline(prompt) {
             Ok(line) => {
                 let trimmed = line.trim();
-                if buffer.is_empty() && (trimmed == "\\q" || trimmed == "quit" || trimmed == "exit") {
+                // Backslash commands act at once, also in the middle of a statement (as in psql).
+                if trimmed == "\\q" || (buffer.is_empty() && (trimmed == "quit" || trimmed == "exit")) {
                     break;
+                }
+                if let Some(topic) = trimmed.strip_prefix("\\?") {
+                    let _ = editor.add_history_entry(trimmed);
+                    print_help(topic.trim());
+                    continue;
                 }
                 buffer.push_str(&line);
                 buffer.push('\n');
@@ -37,14 +47,24 @@ pub fn run(args: ShellArgs) -> anyhow::Result<ExitCode> {
                 let started = std::time::Instant::now();
                 let result = rt.block_on(async {
                     let _progress = super::sql::EmbedProgress::install();
-                    match session.run_script(&sql).await? {
-                        Some(df) => super::sql::stream(df, Format::Table, std::io::stdout()).await.map(Some),
-                        None => Ok(None),
+                    let query = async {
+                        match session.run_script(&sql).await? {
+                            Some(df) => super::sql::stream(df, Format::Table, std::io::stdout()).await.map(Some),
+                            None => Ok(None),
+                        }
+                    };
+                    // Ctrl-C drops the query (its plan and streams); work already committed to the cache stays.
+                    tokio::select! {
+                        result = query => result.map(Outcome::Done),
+                        _ = tokio::signal::ctrl_c() => Ok(Outcome::Cancelled),
                     }
                 });
                 match result {
-                    Ok(Some(rows)) => eprintln!("{}", super::sql::summary(rows, started)),
-                    Ok(None) => eprintln!("({:.3} s)", started.elapsed().as_secs_f64()),
+                    Ok(Outcome::Done(Some(rows))) => eprintln!("{}", super::sql::summary(rows, started)),
+                    Ok(Outcome::Done(None)) => eprintln!("({:.3} s)", started.elapsed().as_secs_f64()),
+                    Ok(Outcome::Cancelled) => {
+                        eprintln!("cancelled after {:.3} s", started.elapsed().as_secs_f64())
+                    }
                     // The chain once: a cause already in its error's message is not repeated (as `esmdb sql` prints it).
                     Err(e) => eprintln!("error: {}", crate::message(&e)),
                 }
@@ -58,4 +78,25 @@ pub fn run(args: ShellArgs) -> anyhow::Result<ExitCode> {
         let _ = editor.save_history(h);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// How a statement ended.
+enum Outcome {
+    /// It ran; the rows it returned, if it was a query.
+    Done(Option<usize>),
+    /// Ctrl-C stopped it.
+    Cancelled,
+}
+
+/// `\?` (every esmdb function) or `\? NAME` (one in full).
+fn print_help(topic: &str) {
+    use std::io::Write;
+    let text = if topic.is_empty() { Some(esmdb_sql::udf::doc::help()) } else { esmdb_sql::udf::doc::help_for(topic) };
+    match text {
+        // A closed stdout leaves nothing to tell.
+        Some(text) => drop(std::io::stdout().write_all(text.as_bytes())),
+        None => eprintln!(
+            "no esmdb function `{topic}`: \\? lists them; DataFusion's own are in SHOW FUNCTIONS LIKE '{topic}%'"
+        ),
+    }
 }

@@ -108,61 +108,73 @@ pub async fn open_session(args: &SessionArgs) -> anyhow::Result<Session> {
     }
 }
 
-/// Embedding progress on stderr: sequences embedded, cache hits, rate (hidden when stderr is not a
-/// terminal). Removed again when dropped.
+/// Embedding progress on stderr: sequences embedded of those the query has found to embed so far, cache hits,
+/// rate (hidden when stderr is not a terminal, so piped output has none). Removed again when dropped.
 pub struct EmbedProgress {
-    _bar: Arc<ProgressBar>,
+    bar: Arc<ProgressBar>,
+}
+
+/// Totals over the query's embedding calls (one per UDF batch).
+#[derive(Default)]
+struct Totals {
+    embedded: usize,
+    to_embed: usize,
+    hits: usize,
 }
 
 struct BarSink {
     bar: Arc<ProgressBar>,
-    totals: std::sync::Mutex<(usize, usize)>,
-    last: std::sync::Mutex<EmbedEvent>,
+    state: std::sync::Mutex<(Totals, Option<EmbedEvent>)>,
 }
 
 impl ProgressSink for BarSink {
     fn embedding(&self, e: &EmbedEvent) {
-        let (Ok(mut totals), Ok(mut last)) = (self.totals.lock(), self.last.lock()) else { return };
-        // Events of one call are cumulative; a new call starts from embedded = 0.
-        let fresh = e.embedded == 0 || e.model != last.model || e.embedded < last.embedded;
-        let delta = if fresh { e.embedded } else { e.embedded - last.embedded };
+        let Ok(mut state) = self.state.lock() else { return };
+        let (totals, last) = &mut *state;
+        // Events of one call are cumulative; a call starts with an event at embedded = 0 (its plan).
+        let fresh = e.embedded == 0 || last.as_ref().is_none_or(|l| e.model != l.model || e.embedded < l.embedded);
+        let before = if fresh { 0 } else { last.as_ref().map_or(0, |l| l.embedded) };
         if e.embedded == 0 {
-            totals.1 += e.hits;
+            totals.hits += e.hits;
+            totals.to_embed += e.misses;
         }
-        totals.0 += delta;
-        *last = e.clone();
-        self.bar.set_message(format!("{}: embedded {} sequences, cache hits {}", e.model, totals.0, totals.1));
-        self.bar.set_position(totals.0 as u64);
+        totals.embedded += e.embedded - before;
+        *last = Some(e.clone());
+        if self.bar.is_hidden() && std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+            self.bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+        }
+        if totals.to_embed > 0 && self.bar.length() == Some(0) {
+            self.bar.set_style(bar_style());
+        }
+        self.bar.set_length(totals.to_embed as u64);
+        self.bar.set_position(totals.embedded as u64);
+        self.bar.set_message(format!("{}: {} cache hits", e.model, totals.hits));
     }
 }
 
 impl EmbedProgress {
     /// Installs the stderr progress display.
     pub fn install() -> Self {
-        let bar = Arc::new(ProgressBar::new_spinner());
-        if let Ok(style) = indicatif::ProgressStyle::with_template("{spinner} {msg} [{elapsed_precise}, {per_sec}]") {
-            bar.set_style(style);
-        }
-        let sink = BarSink {
-            bar: Arc::clone(&bar),
-            totals: std::sync::Mutex::new((0, 0)),
-            last: std::sync::Mutex::new(EmbedEvent {
-                model: String::new(),
-                unique: 0,
-                hits: 0,
-                misses: 0,
-                embedded: 0,
-                residues: 0,
-            }),
-        };
+        // Drawn from the first embedding event on, and only the message (cache hits) until the query has
+        // sequences to embed.
+        let bar = Arc::new(ProgressBar::with_draw_target(Some(0), indicatif::ProgressDrawTarget::hidden()));
+        bar.set_style(indicatif::ProgressStyle::with_template("{msg}").unwrap_or_else(|_| bar_style()));
+        let sink = BarSink { bar: Arc::clone(&bar), state: std::sync::Mutex::new((Totals::default(), None)) };
         set_progress_sink(Some(Arc::new(sink)));
-        EmbedProgress { _bar: bar }
+        EmbedProgress { bar }
     }
+}
+
+fn bar_style() -> indicatif::ProgressStyle {
+    indicatif::ProgressStyle::with_template(
+        "{msg}, embedded {bar:30} {pos}/{len} sequences [{elapsed_precise}, {per_sec}]",
+    )
+    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
 }
 
 impl Drop for EmbedProgress {
     fn drop(&mut self) {
         set_progress_sink(None);
-        self._bar.finish_and_clear();
+        self.bar.finish_and_clear();
     }
 }

@@ -57,6 +57,10 @@ impl Compress {
 }
 
 impl ScalarUDFImpl for Compress {
+    fn documentation(&self) -> Option<&datafusion::logical_expr::Documentation> {
+        super::doc::of(self.name())
+    }
+
     fn name(&self) -> &str {
         self.kind.name()
     }

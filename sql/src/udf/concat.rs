@@ -31,6 +31,10 @@ impl ConcatFeatures {
 }
 
 impl ScalarUDFImpl for ConcatFeatures {
+    fn documentation(&self) -> Option<&datafusion::logical_expr::Documentation> {
+        super::doc::of(self.name())
+    }
+
     fn name(&self) -> &str {
         CONCAT_FEATURES
     }

@@ -185,6 +185,10 @@ pub(super) fn exec_config(args: &ScalarFunctionArgs) -> EngineConfig {
 }
 
 impl ScalarUDFImpl for Esm2Embed {
+    fn documentation(&self) -> Option<&datafusion::logical_expr::Documentation> {
+        super::doc::of(self.name())
+    }
+
     fn name(&self) -> &str {
         self.name
     }
@@ -256,6 +260,10 @@ impl AsyncScalarUDFImpl for Esm2Embed {
 }
 
 impl ScalarUDFImpl for Esm2EmbedPooled {
+    fn documentation(&self) -> Option<&datafusion::logical_expr::Documentation> {
+        super::doc::of(self.name())
+    }
+
     fn name(&self) -> &str {
         ESM2_EMBED_POOLED
     }

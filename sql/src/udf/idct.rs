@@ -39,6 +39,10 @@ fn width(n: usize, m: usize) -> Result<usize> {
 }
 
 impl ScalarUDFImpl for CompressIdct {
+    fn documentation(&self) -> Option<&datafusion::logical_expr::Documentation> {
+        super::doc::of(self.name())
+    }
+
     fn name(&self) -> &str {
         NAME
     }

@@ -94,6 +94,10 @@ pub fn fold_fields() -> Fields {
 }
 
 impl AggregateUDFImpl for LassoAggregate {
+    fn documentation(&self) -> Option<&datafusion::logical_expr::Documentation> {
+        super::doc::of(self.name())
+    }
+
     fn name(&self) -> &str {
         self.function.name()
     }

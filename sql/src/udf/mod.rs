@@ -2,6 +2,7 @@
 //! strings and numbers); models and stores are opened where the function runs.
 pub mod compress;
 pub mod concat;
+pub mod doc;
 pub mod embed;
 pub mod idct;
 pub mod lasso;

@@ -26,6 +26,10 @@ impl OneHot {
 }
 
 impl ScalarUDFImpl for OneHot {
+    fn documentation(&self) -> Option<&datafusion::logical_expr::Documentation> {
+        super::doc::of(self.name())
+    }
+
     fn name(&self) -> &str {
         "onehot"
     }

@@ -34,6 +34,10 @@ fn components(s: Option<&ScalarValue>) -> Result<usize> {
 }
 
 impl ScalarUDFImpl for CompressPca {
+    fn documentation(&self) -> Option<&datafusion::logical_expr::Documentation> {
+        super::doc::of(self.name())
+    }
+
     fn name(&self) -> &str {
         NAME
     }

@@ -24,6 +24,10 @@ impl LassoPredict {
 }
 
 impl ScalarUDFImpl for LassoPredict {
+    fn documentation(&self) -> Option<&datafusion::logical_expr::Documentation> {
+        super::doc::of(self.name())
+    }
+
     fn name(&self) -> &str {
         "lasso_predict"
     }

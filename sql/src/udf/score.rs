@@ -86,6 +86,10 @@ fn check_layer(layer: i64, num_layers: i64, model: &str) -> Result<()> {
 }
 
 impl ScalarUDFImpl for EsmScore {
+    fn documentation(&self) -> Option<&datafusion::logical_expr::Documentation> {
+        super::doc::of(self.name())
+    }
+
     fn name(&self) -> &str {
         ESM_SCORE
     }

@@ -35,6 +35,10 @@ impl SpearmanUdaf {
 }
 
 impl AggregateUDFImpl for SpearmanUdaf {
+    fn documentation(&self) -> Option<&datafusion::logical_expr::Documentation> {
+        super::doc::of(self.name())
+    }
+
     fn name(&self) -> &str {
         SPEARMAN
     }
