@@ -7,6 +7,9 @@
 //!   `tests/notebooks/run_notebooks.py`; every cell must run and show its tables and figures. It embeds two DMS
 //!   sets with the random-weight model (2.5 min for the three on 2 cores), so it is `#[ignore]`d:
 //!   `scripts/test --notebooks` (CI) runs it.
+//! - `notebooks_run_in_jupyterlab_in_a_browser`: the same three as a person runs them, in JupyterLab in headless
+//!   Chromium (`tests/notebooks/browser.py`: `scripts/notebook`, Run → Run All Cells, then the rendered page is
+//!   checked and a screenshot kept under `target/notebook-browser/`). Also `#[ignore]`d, for the same reason.
 //!
 //! Each starts its Python from a plain shell environment: the variables cargo sets for test processes are removed
 //! (`LD_LIBRARY_PATH` among them, which once hid a kernel that died at start everywhere but under `cargo test`).
@@ -100,4 +103,20 @@ fn notebooks_run_headless() -> Result<()> {
         bail!("the notebooks failed ({status}); see the output above");
     }
     Ok(())
+}
+
+#[test]
+#[ignore = "runs the three notebooks in JupyterLab in a browser (~3 min on 2 cores): scripts/test --notebooks runs it"]
+fn notebooks_run_in_jupyterlab_in_a_browser() -> Result<()> {
+    let py = python()?;
+    let status = plain_shell(&py)
+        .arg(root().join("tests/notebooks/browser.py"))
+        .current_dir(root())
+        .status()
+        .context("running browser.py")?;
+    match status.code() {
+        Some(0) => Ok(()),
+        Some(NOT_INSTALLED) => bail!("a prerequisite of the browser test is missing (see above): run scripts/setup"),
+        _ => bail!("the notebooks failed in the browser ({status}); see the output above"),
+    }
 }
