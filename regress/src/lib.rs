@@ -19,6 +19,7 @@ pub mod baseline;
 pub mod kfold;
 pub mod lasso;
 pub mod metrics;
+pub mod proteingym;
 pub mod protocol;
 pub mod scale;
 

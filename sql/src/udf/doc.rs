@@ -167,6 +167,49 @@ const ENTRIES: &[Entry] = &[
         example: "SELECT dataset, spearman(esm_score(sequence, mutant), target) FROM variants GROUP BY dataset",
     },
     Entry {
+        name: "ndcg",
+        description: "Aggregate: ProteinGym's NDCG of the top decile, as its calc_ndcg computes it. Gains are the \
+                      targets min-max scaled; the DCG of the ⌊n/10⌋ best-scored variants is divided by that of the \
+                      best targets; tied scores share their ranks' mean discount.",
+        syntax: "ndcg(score, target)",
+        arguments: &[("score", "The model's score (higher = fitter)"), ("target", "The assay's DMS_score")],
+        example: "SELECT dataset, ndcg(esm_score(sequence, mutant), target) FROM variants GROUP BY dataset",
+    },
+    Entry {
+        name: "top_recall",
+        description: "Aggregate: ProteinGym's top recall (its calc_toprecall): of the variants in the target's top \
+                      percentile band, the fraction also in the score's.",
+        syntax: "top_recall(score, target [, top])",
+        arguments: &[
+            ("score", "The model's score (higher = fitter)"),
+            ("target", "The assay's DMS_score"),
+            ("top", "The band in percent, a constant in (0, 100]; default 10, ProteinGym's"),
+        ],
+        example: "SELECT dataset, top_recall(esm_score(sequence, mutant), target) FROM variants GROUP BY dataset",
+    },
+    Entry {
+        name: "auc",
+        description: "Aggregate: ROC AUC of the score against a binary label (scikit-learn's roc_auc_score, as \
+                      ProteinGym scores DMS_score_bin); NULL with one class.",
+        syntax: "auc(score, label)",
+        arguments: &[
+            ("score", "The model's score (higher = fitter)"),
+            ("label", "1 (or true) for a fit variant, else 0"),
+        ],
+        example: "SELECT dataset, auc(esm_score(sequence, mutant), target > 0) FROM variants GROUP BY dataset",
+    },
+    Entry {
+        name: "mcc",
+        description: "Aggregate: ProteinGym's MCC, the score binarized at its median against a binary label \
+                      (scikit-learn's matthews_corrcoef).",
+        syntax: "mcc(score, label)",
+        arguments: &[
+            ("score", "The model's score (higher = fitter)"),
+            ("label", "1 (or true) for a fit variant, else 0"),
+        ],
+        example: "SELECT dataset, mcc(esm_score(sequence, mutant), target > 0) FROM variants GROUP BY dataset",
+    },
+    Entry {
         name: "esm_score",
         description: "Zero-shot score of a variant from the model's masked-LM head: the sum over mutated positions of \
                       log p(mutant) − log p(wild type), as fair-esm's variant-prediction example; cached per wild type.",

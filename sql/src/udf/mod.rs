@@ -1,5 +1,6 @@
 //! esmdb's SQL functions. Each carries only an [`EngineConfig`](crate::options::EngineConfig) (plain
 //! strings and numbers); models and stores are opened where the function runs.
+pub mod assay_metrics;
 pub mod compress;
 pub mod concat;
 pub mod doc;
@@ -10,7 +11,6 @@ pub mod onehot;
 pub mod pca;
 pub mod predict;
 pub mod score;
-pub mod spearman;
 pub mod vectors;
 
 use datafusion::error::Result;
@@ -49,11 +49,12 @@ pub fn scalar_udfs(config: &EngineConfig) -> Vec<ScalarUDF> {
 
 /// Every esmdb aggregate function.
 pub fn aggregate_udfs() -> Vec<AggregateUDF> {
-    vec![
+    let mut all = vec![
         lasso::LassoAggregate::udaf(lasso::LassoFunction::Fit),
         lasso::LassoAggregate::udaf(lasso::LassoFunction::Eval),
-        spearman::SpearmanUdaf::udaf(),
-    ]
+    ];
+    all.extend(assay_metrics::AssayMetric::ALL.map(assay_metrics::AssayMetricUdaf::udaf));
+    all
 }
 
 fn config_dependent_udfs(config: &EngineConfig) -> Vec<ScalarUDF> {
