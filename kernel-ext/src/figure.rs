@@ -167,9 +167,15 @@ pub fn fold_bars(rows: &[FoldRow]) -> Result<Figure> {
     Figure::from_reply(call("fold_bars", vec![rows_arg(rows)])?)
 }
 
-/// Predicted against measured values, with the diagonal.
-pub fn predicted_vs_measured(measured: &[f64], predicted: &[f64], title: &str) -> Result<Figure> {
-    let args = vec![Value::F64s(measured.to_vec()), Value::F64s(predicted.to_vec()), Value::Str(title.to_owned())];
+/// Predicted against measured values, with the diagonal; `model` (a [`crate::ModelChoice::label`]) made the
+/// predictions, and the title says RANDOM WEIGHTS when it is a random-weight stand-in.
+pub fn predicted_vs_measured(measured: &[f64], predicted: &[f64], title: &str, model: &str) -> Result<Figure> {
+    let args = vec![
+        Value::F64s(measured.to_vec()),
+        Value::F64s(predicted.to_vec()),
+        Value::Str(title.to_owned()),
+        Value::Str(model.to_owned()),
+    ];
     Figure::from_reply(call("predicted_vs_measured", args)?)
 }
 

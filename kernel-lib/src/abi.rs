@@ -368,7 +368,7 @@ fn run(op: &str, a: &mut Args) -> Result<Value> {
         "fold_bars" => Value::Str(figure::fold_bars(&a.rows()?).svg().to_owned()),
         "zero_shot_figure" => Value::Str(figure::zero_shot_figure(&a.rows()?).svg().to_owned()),
         "predicted_vs_measured" => {
-            let (measured, predicted, title) = (a.floats()?, a.floats()?, a.string()?);
+            let (measured, predicted, title, model) = (a.floats()?, a.floats()?, a.string()?, a.string()?);
             if measured.len() != predicted.len() {
                 return Err(Error::msg(format!(
                     "predicted_vs_measured: {} measured values but {} predicted",
@@ -376,7 +376,7 @@ fn run(op: &str, a: &mut Args) -> Result<Value> {
                     predicted.len()
                 )));
             }
-            Value::Str(figure::predicted_vs_measured(&measured, &predicted, &title).svg().to_owned())
+            Value::Str(figure::predicted_vs_measured(&measured, &predicted, &title, &model).svg().to_owned())
         }
         "cache_figure" => {
             let stats = a.table()?;

@@ -102,9 +102,10 @@ pub fn fold_bars(rows: &[FoldRow]) -> Figure {
     Figure::from_svg(esmdb_report::bar_chart("Test R² per outer fold", &labels, &series))
 }
 
-/// Predicted against measured values with the y = x diagonal; the subtitle gives n, R² and ρ.
-pub fn predicted_vs_measured(measured: &[f64], predicted: &[f64], title: &str) -> Figure {
-    Figure::from_svg(esmdb_report::predicted_vs_measured(measured, predicted, title))
+/// Predicted against measured values with the y = x diagonal; the subtitle gives n, R² and ρ; the title is
+/// marked when `model` is a random-weight stand-in.
+pub fn predicted_vs_measured(measured: &[f64], predicted: &[f64], title: &str, model: &str) -> Figure {
+    Figure::from_svg(esmdb_report::predicted_vs_measured(measured, predicted, title, model))
 }
 
 /// Cached and missing sequences per dataset, from [`crate::Db::cache_stats`].

@@ -73,9 +73,9 @@ fn a_notebook_session_through_the_shared_library() {
     assert_eq!(nb::summary_table(&rows).unwrap().num_rows().unwrap(), 1);
     assert!(nb::fold_bars(&rows).unwrap().svg().contains("<svg"));
     assert!(nb::r2_figure(&rows).unwrap().svg().contains("<svg"));
-    let scatter = nb::predicted_vs_measured(&[1.0, 2.0], &[1.5, 2.5], "held out").unwrap();
+    let scatter = nb::predicted_vs_measured(&[1.0, 2.0], &[1.5, 2.5], "held out", "esm2_t6_8M_UR50D").unwrap();
     assert_eq!(&scatter.to_png().unwrap()[1..4], b"PNG");
-    assert!(nb::predicted_vs_measured(&[1.0], &[1.0, 2.0], "x").unwrap_err().to_string().contains("1 measured"));
+    assert!(nb::predicted_vs_measured(&[1.0], &[1.0, 2.0], "x", "m").unwrap_err().to_string().contains("1 measured"));
     assert!(db.cache_figure().is_err(), "no model configured: the error says so rather than panicking");
 
     let fresh = nb::open_fresh(dir.path().join("store")).unwrap();

@@ -37,7 +37,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ("r2_by_model_size", r2_by_model_size(&published)),
         ("ours_vs_published", ours_vs_published(&ours, &published)),
         ("ours_vs_published_empty", ours_vs_published(&ours[..1], &[])),
-        ("predicted_vs_measured", predicted_vs_measured(&measured, &predicted, "YAP1 · esm2_t6_8M_UR50D · fold 1")),
+        (
+            "predicted_vs_measured",
+            predicted_vs_measured(&measured, &predicted, "YAP1 · esm2_t6_8M_UR50D · fold 1", "esm2_t6_8M_UR50D"),
+        ),
         ("bar_chart", bar_chart("Embedding cache per dataset", &labels, &series)),
     ];
     for (name, svg) in figures {

@@ -154,16 +154,17 @@ fn ours_vs_published_explains_an_empty_intersection() {
 fn predicted_vs_measured_skips_nan() {
     let measured = [0.1, 0.5, f64::NAN, 0.9, 1.3];
     let predicted = [0.2, 0.4, 0.3, 1.0, 1.1];
-    let svg = predicted_vs_measured(&measured, &predicted, "YAP1 & friends <fold 1>");
+    let svg = predicted_vs_measured(&measured, &predicted, "YAP1 & friends <fold 1>", "esm2_t6_8M_UR50D");
     parse(&svg);
     assert!(svg.contains("YAP1 &amp; friends &lt;fold 1&gt;") && svg.contains("n = 4"), "{svg}");
     assert!(svg.contains("1 non-finite pairs skipped") && svg.contains("Spearman ρ = 1.000"), "{svg}");
     assert_eq!(count(&svg, "circle"), 4);
 
-    let single = predicted_vs_measured(&[0.5], &[0.5, 0.7], "one");
+    let single = predicted_vs_measured(&[0.5], &[0.5, 0.7], "one", "random-esm2_t6_8M_UR50D-seed7");
     parse(&single);
     assert!(single.contains("lengths differ") && count(&single, "circle") == 1);
-    let empty = predicted_vs_measured(&[], &[], "empty");
+    assert!(single.contains("one (RANDOM WEIGHTS)") && !svg.contains("RANDOM WEIGHTS"), "{single}");
+    let empty = predicted_vs_measured(&[], &[], "empty", "m");
     parse(&empty);
     assert!(empty.contains("No finite"));
 }

@@ -193,8 +193,10 @@ pub fn zero_shot_vs_supervised(summaries: &[Summary]) -> String {
 
 /// Predicted against measured values (one dot per variant) with the y = x diagonal; the subtitle
 /// gives n, R² (scikit-learn's `r2_score(measured, predicted)`) and Spearman ρ. Pairs with a NaN or
-/// infinite side are skipped; unequal lengths use the common prefix and say so.
-pub fn predicted_vs_measured(measured: &[f64], predicted: &[f64], title: &str) -> String {
+/// infinite side are skipped; unequal lengths use the common prefix and say so. `model` made the
+/// predictions: the title says RANDOM WEIGHTS when it is a random-weight stand-in (`random-…`).
+pub fn predicted_vs_measured(measured: &[f64], predicted: &[f64], title: &str, model: &str) -> String {
+    let title = &marked_title(title, [model]);
     let pairs: Vec<(f64, f64)> =
         measured.iter().zip(predicted).map(|(&m, &p)| (m, p)).filter(|(m, p)| m.is_finite() && p.is_finite()).collect();
     let mut notes = Vec::new();
