@@ -23,8 +23,8 @@ mod config;
 mod embed;
 mod encoder;
 mod error;
-// ESM-1b/1v and ESM C: drafts not yet wired into `load()`, `Embedder` or the model registry (the
-// integration's job; docs/dev/esmc-port.md, "Rust port status"). Public so that they compile as API.
+// The three families, one file each, behind `encoder::Encoder` (which `load()` picks from the checkpoint's
+// content): ESM-1b/1v (`esm1`), ESM2 (`esm2`) and ESM C (`esmc`).
 pub mod esm1;
 mod esm2;
 pub mod esmc;
