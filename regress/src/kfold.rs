@@ -130,6 +130,29 @@ pub fn kfold(n: usize, k: usize, seed: Option<u32>, context: &'static str) -> Re
     from_labels(&labels, k, "kfold")
 }
 
+/// Folds given as a label per row (a ProteinGym fold column): one split per distinct label, in label order, each
+/// testing the rows with its label. Needs at least two labels.
+pub fn given_folds(labels: &[i64]) -> Result<Vec<Split>> {
+    let distinct: std::collections::BTreeSet<i64> = labels.iter().copied().collect();
+    if distinct.len() < 2 {
+        return Err(Error::InvalidOption {
+            key: "scheme".into(),
+            value: "given".into(),
+            reason: format!(
+                "the fold labels hold {} distinct value(s); cross-validation needs at least 2",
+                distinct.len()
+            ),
+        });
+    }
+    Ok(distinct
+        .iter()
+        .map(|&fold| {
+            let (test, train): (Vec<usize>, Vec<usize>) = (0..labels.len()).partition(|&i| labels[i] == fold);
+            Split { train, test }
+        })
+        .collect())
+}
+
 /// ProteinGym `fold_modulo_k`: the distinct mutated positions, sorted, are dealt to the folds in
 /// turn (fold = rank of the row's position among them, mod k). ProteinGym's columns come from
 /// ProteinNPT's `create_folds_by_position_modulo`; this equals (position − 1) mod k only when every
@@ -198,6 +221,15 @@ pub fn mutant_position(mutant: &str, row: usize) -> Result<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn given_folds_test_each_label_in_order() {
+        let splits = given_folds(&[2, 0, 2, 1, 0]).unwrap();
+        let tests: Vec<Vec<usize>> = splits.iter().map(|s| s.test.clone()).collect();
+        assert_eq!(tests, [vec![1, 4], vec![3], vec![0, 2]]);
+        assert_eq!(splits[0].train, [0, 2, 3]);
+        assert!(given_folds(&[3, 3]).unwrap_err().to_string().contains("at least 2"));
+    }
 
     #[test]
     fn mt19937_first_outputs_match_numpy() {

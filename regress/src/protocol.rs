@@ -47,6 +47,9 @@ pub enum FoldScheme {
     /// ProteinGym `fold_contiguous`: the sorted distinct mutated positions cut into `folds`
     /// consecutive segments. Needs positions.
     Contiguous,
+    /// The folds given per row, as a fold label (ProteinGym's `fold_random_5`, `fold_modulo_5`,
+    /// `fold_contiguous_5` columns): one outer fold per distinct label, in label order. `folds` does not apply.
+    Given,
 }
 
 /// Which regressor is evaluated.
@@ -186,7 +189,8 @@ impl ProtocolOptions {
                         "random" => FoldScheme::Random,
                         "modulo" => FoldScheme::Modulo,
                         "contiguous" => FoldScheme::Contiguous,
-                        _ => return Err(bad(k, v, "expected random, modulo or contiguous")),
+                        "given" => FoldScheme::Given,
+                        _ => return Err(bad(k, v, "expected random, modulo, contiguous or given")),
                     }
                 }
                 "model" => {
@@ -282,8 +286,9 @@ impl ProtocolResult {
     }
 }
 
-/// Runs the protocol on `x` `[n, p]` and `y` `[n]`. `positions` (1-based mutated position per
-/// row, see [`kfold::mutant_position`]) are required by the modulo and contiguous schemes.
+/// Runs the protocol on `x` `[n, p]` and `y` `[n]`. `positions` is a key per row that the position schemes
+/// and the given folds need: the 1-based mutated position (see [`kfold::mutant_position`]) for modulo and
+/// contiguous, the fold label for [`FoldScheme::Given`].
 pub fn evaluate(
     x: ArrayView2<f64>,
     y: ArrayView1<f64>,
@@ -297,6 +302,13 @@ pub fn evaluate(
     }
     let splits = match opts.scheme {
         FoldScheme::Random => kfold::kfold(n, opts.folds, Some(opts.seed), "outer protocol folds")?,
+        FoldScheme::Given => {
+            let labels = positions.ok_or_else(|| bad("scheme", "given", "needs a fold label per row"))?;
+            if labels.len() != n {
+                return Err(Error::Shape(format!("{} fold labels for {n} rows", labels.len())));
+            }
+            kfold::given_folds(labels)?
+        }
         FoldScheme::Modulo | FoldScheme::Contiguous => {
             let pos =
                 positions.ok_or_else(|| bad("scheme", "modulo/contiguous", "needs a mutated position per row"))?;
@@ -375,7 +387,7 @@ mod tests {
         assert!(msg("fold=5").contains("unknown option `fold`"));
         assert!(msg("folds=1").contains("invalid value `1` for option `folds`"));
         assert!(msg("tol=abc").contains("invalid value `abc` for option `tol`"));
-        assert!(msg("scheme=spiral").contains("expected random, modulo or contiguous"));
+        assert!(msg("scheme=spiral").contains("expected random, modulo, contiguous or given"));
         assert!(msg("preset=fast").contains("option `preset`"));
         assert!(msg("folds").contains("expected key=value"));
         assert!(msg("seed=1, seed=2").contains("given twice"));

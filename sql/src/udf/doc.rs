@@ -140,12 +140,16 @@ const ENTRIES: &[Entry] = &[
         name: "lasso_cv_eval",
         description: "Aggregate: the paper's protocol, one struct per outer fold {fold, alpha, n_nonzero, r2/mae/rmse \
                       train and test, rho_train, rho_test}; `unnest` it for one row per fold.",
-        syntax: "lasso_cv_eval(features, target [, options [, mutant]] ORDER BY input_row)",
+        syntax: "lasso_cv_eval(features, target [, options [, mutant | fold]] ORDER BY input_row)",
         arguments: &[
             ("features", "A vector per row, e.g. `compress_mean(embed(sequence))`"),
             ("target", "The measured fitness"),
-            ("options", "e.g. 'scheme=modulo, folds=5, seed=42'; schemes: random (default), modulo, contiguous"),
-            ("mutant", "The row's mutations (`Q2C:A5G`), needed by the modulo and contiguous schemes"),
+            ("options", "e.g. 'scheme=modulo, folds=5, seed=42'; schemes: random (default), modulo, contiguous, given"),
+            (
+                "mutant",
+                "The row's mutations (`Q2C:A5G`) for the modulo and contiguous schemes, or its fold label (an integer \
+                 column such as ProteinGym's fold_modulo_5) for scheme=given",
+            ),
         ],
         example: "SELECT dataset, unnest(lasso_cv_eval(compress_mean(embed(sequence)), target ORDER BY input_row)) \
                   FROM variants GROUP BY dataset",

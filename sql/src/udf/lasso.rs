@@ -114,12 +114,17 @@ impl AggregateUDFImpl for LassoAggregate {
         if !arg_types[1].is_numeric() && arg_types[1] != DataType::Null {
             return Err(call_error(name, format!("the target must be numeric, got {}", arg_types[1])));
         }
-        for (i, what) in [(2, "options"), (3, "mutant")] {
-            if let Some(t) = arg_types.get(i)
-                && !matches!(t, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Null)
-            {
-                return Err(call_error(name, format!("the {what} argument must be a string, got {t}")));
-            }
+        let string =
+            |t: &DataType| matches!(t, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Null);
+        if let Some(t) = arg_types.get(2).filter(|t| !string(t)) {
+            return Err(call_error(name, format!("the options argument must be a string, got {t}")));
+        }
+        // The fourth: the mutant (a string, for the position schemes) or a fold label (an integer, scheme=given).
+        if let Some(t) = arg_types.get(3).filter(|t| !string(t) && !t.is_integer()) {
+            return Err(call_error(
+                name,
+                format!("the fourth argument must be the mutant (a string) or a fold label (an integer), got {t}"),
+            ));
         }
         Ok(match self.function {
             LassoFunction::Fit => DataType::Struct(fit_fields()),
@@ -138,9 +143,14 @@ impl AggregateUDFImpl for LassoAggregate {
                 .collect::<Result<Vec<_>>>()?;
             Some(RowConverter::new(fields)?)
         };
+        let fold_labels = match acc_args.exprs.get(3) {
+            Some(e) => e.data_type(acc_args.schema)?.is_integer(),
+            None => false,
+        };
         Ok(Box::new(RowsAccumulator {
             function: self.function,
             n_args: acc_args.exprs.len(),
+            fold_labels,
             converter,
             rows: Vec::new(),
             options: None,
@@ -178,6 +188,8 @@ struct Row {
 struct RowsAccumulator {
     function: LassoFunction,
     n_args: usize,
+    /// The fourth argument is an integer: fold labels, which only `scheme=given` reads.
+    fold_labels: bool,
     converter: Option<RowConverter>,
     rows: Vec<Row>,
     options: Option<String>,
@@ -214,7 +226,9 @@ impl Accumulator for RowsAccumulator {
                 self.set_options(Some(o))?;
             }
         }
+        // Kept as text: a mutant, or a fold label written in decimal.
         let mutants = match values.get(3).filter(|_| self.n_args > 3) {
+            Some(m) if m.data_type().is_integer() => vectors::strings(name, &cast(m, &DataType::Utf8)?)?,
             Some(m) => vectors::strings(name, m)?,
             None => vec![None; features.len()],
         };
@@ -310,12 +324,20 @@ impl Accumulator for RowsAccumulator {
         let opts = ProtocolOptions::parse(self.options.as_deref().unwrap_or(""))
             .map_err(|source| Error::Regress { function: name, source })?;
         check_options(self.function, &opts, self.rows.len())?;
+        if self.fold_labels && opts.scheme != FoldScheme::Given {
+            return Err(call_error(
+                name,
+                "the fourth argument is an integer, a fold label: add 'scheme=given' to the options to take the \
+                 folds from it (the modulo and contiguous schemes take the mutant there)",
+            ));
+        }
         match self.function {
             LassoFunction::Fit => fit(name, &x, &y, &opts),
             LassoFunction::Eval => {
                 let positions = match opts.scheme {
                     FoldScheme::Random => None,
-                    _ => Some(
+                    FoldScheme::Given => Some(fold_labels(name, &self.rows)?),
+                    FoldScheme::Modulo | FoldScheme::Contiguous => Some(
                         self.rows
                             .iter()
                             .enumerate()
@@ -387,6 +409,27 @@ const MAX_ALPHAS: usize = 100_000;
 /// unbounded count never ends. The README preset uses 10,000.
 const MAX_ITER: usize = 1_000_000;
 
+/// The fold label of every row (`scheme=given`): the fourth argument, an integer.
+fn fold_labels(name: &'static str, rows: &[Row]) -> Result<Vec<i64>> {
+    rows.iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let label = r.mutant.as_deref().and_then(|m| m.parse::<i64>().ok());
+            label.ok_or_else(|| {
+                call_error(
+                    name,
+                    format!(
+                        "row {}: scheme=given needs an integer fold label as the fourth argument \
+                         (lasso_cv_eval(x, y, 'scheme=given', fold_modulo_5)), got {:?}",
+                        i + 1,
+                        r.mutant.as_deref().unwrap_or("NULL")
+                    ),
+                )
+            })
+        })
+        .collect()
+}
+
 /// Bounds on the options that size the solver's work and memory, checked against the group's
 /// `rows` before the regression crate allocates for them.
 fn check_options(function: LassoFunction, opts: &ProtocolOptions, rows: usize) -> Result<()> {
@@ -406,7 +449,7 @@ fn check_options(function: LassoFunction, opts: &ProtocolOptions, rows: usize) -
     }
     // The random scheme checks this itself; the position schemes would first allocate one split
     // per fold (`folds=1e18` aborts), so every scheme is held to scikit-learn's rule here.
-    if function == LassoFunction::Eval && opts.folds > rows {
+    if function == LassoFunction::Eval && opts.scheme != FoldScheme::Given && opts.folds > rows {
         return Err(Error::Regress {
             function: name,
             source: esmdb_regress::Error::TooFewRows {
