@@ -35,7 +35,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from kernel_smoke import free_port, stop  # noqa: E402
-from run_notebooks import EXPECT, FAILURE_MARKERS, MODEL_NOTICES, NOT_INSTALLED, NOTEBOOKS, ROOT, kernel_problem  # noqa: E402
+from run_notebooks import (  # noqa: E402
+    EXPECT, FAILURE_MARKERS, MODEL_NOTICES, NOT_INSTALLED, NOTEBOOKS, ROOT, kernel_problem, run_each,
+)
 
 CHROMIUM = os.environ.get("ESMDB_CHROMIUM", "/usr/bin/chromium")
 CHROMEDRIVER = os.environ.get("ESMDB_CHROMEDRIVER", "/usr/bin/chromedriver")
@@ -268,17 +270,9 @@ def main():
         print(problem, file=sys.stderr)
         return NOT_INSTALLED
     paths = [p.resolve() for p in args.notebooks] or sorted(NOTEBOOKS.glob("*.ipynb"))
-    paths.sort(key=lambda p: (p.name != "quickstart.ipynb", p.name))
     args.out.mkdir(parents=True, exist_ok=True)
     timeout = int(os.environ.get("ESMDB_BROWSER_TIMEOUT", "1800"))
-    failed = 0
-    for path in paths:
-        problems = run(path, args.out, timeout)
-        for p in problems:
-            print(f"  {path.name}: {p}", file=sys.stderr)
-        failed += bool(problems)
-    print(f"{len(paths) - failed} passed, {failed} failed", flush=True)
-    return 1 if failed else 0
+    return run_each(paths, lambda path: run(path, args.out, timeout))
 
 
 if __name__ == "__main__":

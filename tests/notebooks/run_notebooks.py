@@ -202,12 +202,15 @@ def main():
     out_dir = args.out or Path(tempfile.mkdtemp(prefix="esmdb-notebooks-"))
     out_dir.mkdir(parents=True, exist_ok=True)
     timeout = int(os.environ.get("ESMDB_NOTEBOOK_CELL_TIMEOUT", "3600"))
-    # Quickstart first: on a fresh machine its first cell compiles what the others then reuse.
-    paths.sort(key=lambda p: (p.name != "quickstart.ipynb", p.name))
+    return run_each(paths, lambda path: run(path, out_dir, timeout))
 
+
+def run_each(paths, run_one):
+    """Runs `run_one(path)` (which returns a notebook's problems) on every notebook, quickstart first (on a fresh
+    machine its first cell compiles what the others then reuse); prints the problems; returns the exit code."""
     failed = 0
-    for path in paths:
-        problems = run(path, out_dir, timeout)
+    for path in sorted(paths, key=lambda p: (p.name != "quickstart.ipynb", p.name)):
+        problems = run_one(path)
         for p in problems:
             print(f"  {path.name}: {p}", file=sys.stderr)
         failed += bool(problems)
