@@ -2,7 +2,7 @@
 //! `esmdb sql --cluster`, all started here on 127.0.0.1 (nothing else is contacted). Queries return
 //! what they return in one process, and the embedding work runs on the executors.
 #![allow(clippy::unwrap_used)]
-mod common;
+use crate::common;
 
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};

@@ -3,7 +3,7 @@
 //! (`moto[server]`, installed into the project venv by `scripts/setup`), started by the test on 127.0.0.1;
 //! nothing else is contacted.
 #![allow(clippy::unwrap_used)]
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::{Command, Output};

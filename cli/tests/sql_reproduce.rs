@@ -1,6 +1,6 @@
 //! `esmdb sql` and `esmdb reproduce` as a user runs them, on small data and a seeded random model.
 #![allow(clippy::unwrap_used)]
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::{Command, Output};

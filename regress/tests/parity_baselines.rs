@@ -4,7 +4,7 @@
 //! `common::assert_protocol_parity`).
 #![allow(clippy::unwrap_used)]
 
-mod common;
+use crate::common;
 
 use esmdb_regress::baseline::onehot;
 use esmdb_regress::{Model, ProtocolOptions};

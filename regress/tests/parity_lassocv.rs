@@ -1,7 +1,7 @@
 //! `LassoCvParams::fit_arrays` against scikit-learn 1.9.1 `LassoCV` on the same inputs.
 #![allow(clippy::unwrap_used)]
 
-mod common;
+use crate::common;
 
 use esmdb_regress::{LassoCv, LassoCvParams};
 use ndarray::{Array1, Array2};

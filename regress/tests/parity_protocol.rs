@@ -3,7 +3,7 @@
 //! exactly, the model, the predictions and the metrics (see `common::assert_protocol_parity`).
 #![allow(clippy::unwrap_used)]
 
-mod common;
+use crate::common;
 
 use esmdb_regress::baseline::onehot;
 use esmdb_regress::{Preset, ProtocolOptions};

@@ -4,7 +4,7 @@
 //! the same folds and scaling, and a real ProteinGym assay's shipped fold columns are reproduced.
 #![allow(clippy::unwrap_used)]
 
-mod common;
+use crate::common;
 
 use esmdb_regress::baseline::onehot;
 use esmdb_regress::kfold::mutant_position;

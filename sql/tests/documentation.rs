@@ -1,6 +1,6 @@
 //! The functions' documentation (`esmdb_sql::udf::doc`): one entry per registered function, each syntax
 //! naming its function, and each example a statement that plans over a store.
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 

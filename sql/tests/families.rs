@@ -1,7 +1,7 @@
 //! The SQL functions run any model family esmdb loads: an ESM C checkpoint (written at a small size in
 //! the `esm` package's layout) is typed at planning from its `config.json`, embedded, pooled through the
 //! cache and scored with its 64-wide LM head, with the same values as the model crate gives directly.
-mod common;
+use crate::common;
 
 use arrow::array::{Array, AsArray};
 use arrow::datatypes::{Float32Type, Float64Type};

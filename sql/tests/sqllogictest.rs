@@ -1,6 +1,6 @@
 //! Runs every `tests/slt/*.slt` file (DataFusion's sqllogictest format) against a fresh store with
 //! the YAP1 fixture and a seeded random-weight ESM2-8M as the default model.
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 

@@ -1,7 +1,7 @@
 //! The shippable scan of a store table (`StoreTable` / `StoreScanExec`, what a cluster runs): a
 //! fragment cut into many parts, read with and without filters, gives exactly the rows the local
 //! Lance provider gives — each row once, none lost to a part's range.
-mod common;
+use crate::common;
 
 use datafusion::arrow::util::pretty::pretty_format_batches;
 use esmdb_sql::{EngineConfig, Session};

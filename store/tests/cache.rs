@@ -1,7 +1,7 @@
 //! The embedding cache: misses only, zero forward passes on a re-run, shared sequences embedded once,
 //! interrupted runs resume, lookups return what the model produced.
 #![allow(clippy::unwrap_used)]
-mod common;
+use crate::common;
 
 use common::{CountingEmbedder, write, yap1};
 use esmdb_store::{EmbedParams, IngestParams, OutputKey, Pooling, Store, embeddings_table};

@@ -2,7 +2,7 @@
 //! cache under the model's identity and are found by lookups; every bad file is refused with its
 //! path and row, and writes nothing.
 #![allow(clippy::unwrap_used)]
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

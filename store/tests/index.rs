@@ -2,7 +2,7 @@
 //! table of N ≫ k (Lance's own count of rows read), the index follows the table as commits append,
 //! and without it the same lookup reads every row of the key.
 #![allow(clippy::unwrap_used)]
-mod common;
+use crate::common;
 
 use common::CountingEmbedder;
 use esmdb_store::index::{KEY_INDEX, key_index_state};

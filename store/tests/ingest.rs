@@ -1,7 +1,7 @@
 //! Ingest: the paper layout, idempotence, conflicts, the other formats, and every bad-input error
 //! with "nothing written".
 #![allow(clippy::unwrap_used)]
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 

@@ -1,7 +1,7 @@
 //! Versions, reading an older one, automatic and manual compaction, and a reader that never sees a
 //! half-applied append.
 #![allow(clippy::unwrap_used)]
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -1,6 +1,6 @@
 //! What the keyed cache insert costs against the plain append it replaced. Not a check (timings
 //! depend on the machine); run it with
-//! `cargo test --workspace --test write_cost -- --ignored --nocapture`.
+//! `cargo test --workspace --test integration -- --ignored --nocapture write_cost::`.
 #![allow(clippy::unwrap_used)]
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[2]
 KERNEL = "esmdb-rust"
 CODE = "let answer: i64 = 40 + 2;\nanswer"
 EXPECTED = "42"
-TIMEOUT = int(os.environ.get("ESMDB_SMOKE_TIMEOUT", "600"))
+TIMEOUT = int(os.environ.get("ESMDB_SMOKE_TIMEOUT", "300"))
 
 
 def venv():
@@ -128,6 +128,15 @@ def execute_over_websocket(base, token, kernel_id):
         ws.close()
 
 
+def log_tail(path, chars=4000):
+    """The end of a log, for failure messages: a CI run keeps its output, not its files."""
+    try:
+        text = Path(path).read_text(errors="replace")
+    except OSError as e:
+        return f"(cannot read {path}: {e})"
+    return text[-chars:]
+
+
 def stop(server):
     """Ends the server's whole process group (the server and the kernels it started)."""
     try:
@@ -156,13 +165,15 @@ def run_server():
     try:
         while True:
             if server.poll() is not None:
-                return fail(f"scripts/notebook exited with {server.returncode}; its log: {log.name}")
+                return fail(f"scripts/notebook exited with {server.returncode}; its log ({log.name}) ends:\n"
+                            f"{log_tail(log.name)}")
             try:
                 http(base, token, "GET", "/api/status")
                 break
             except OSError:
                 if time.monotonic() - started > 300:
-                    return fail(f"the notebook server did not answer on {base} within 300s; its log: {log.name}")
+                    return fail(f"the notebook server did not answer on {base} within 300s; its log ({log.name}) ends:\n"
+                                f"{log_tail(log.name)}")
                 time.sleep(0.5)
         listed = {item["name"] for item in http(base, token, "GET", "/api/contents")["content"]}
         missing = {"quickstart.ipynb", "paper_protocol.ipynb", "incremental.ipynb"} - listed
@@ -173,12 +184,16 @@ def run_server():
             return fail(f"the server offers no `{KERNEL}` kernel (it has {sorted(specs)})")
         kernel = http(base, token, "POST", "/api/kernels", {"name": KERNEL})
         cell_started = time.monotonic()
-        result, errors = execute_over_websocket(base, token, kernel["id"])
+        try:
+            result, errors = execute_over_websocket(base, token, kernel["id"])
+        except Exception as e:  # websocket-client raises its own (a timeout included)
+            return fail(f"the cell got no answer ({type(e).__name__}: {e}); the server log ({log.name}) ends:\n"
+                        f"{log_tail(log.name)}")
         state = http(base, token, "GET", f"/api/kernels/{kernel['id']}")["execution_state"]
         http(base, token, "DELETE", f"/api/kernels/{kernel['id']}")
         if result != EXPECTED:
             return fail(f"the cell's result was {result!r}, not {EXPECTED!r} (kernel {state}; errors: {errors}); "
-                        f"server log: {log.name}")
+                        f"the server log ({log.name}) ends:\n{log_tail(log.name)}")
         print(f"kernel_smoke server: JupyterLab up in {cell_started - started:.1f}s, "
               f"a kernel started and ran a cell in {time.monotonic() - cell_started:.1f}s")
         passed = True
