@@ -4,9 +4,9 @@
 //! crate with everything below it, and a binary per file cost a link and its disk space per file. One file's
 //! tests: `cargo test --workspace --test integration -- cli::`.
 
-mod common;
 mod cli;
 mod cluster;
+mod common;
 mod s3_store;
 mod sequence_policy;
 mod sql_reproduce;

@@ -4,8 +4,8 @@
 //! crate with everything below it, and a binary per file cost a link and its disk space per file. One file's
 //! tests: `cargo test --workspace --test integration -- cache::`.
 
-mod common;
 mod cache;
+mod common;
 mod concurrent;
 mod import;
 mod index;
