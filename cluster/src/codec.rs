@@ -12,7 +12,7 @@ use datafusion_proto::logical_plan::LogicalExtensionCodec;
 use datafusion_proto::physical_plan::PhysicalExtensionCodec;
 use datafusion_proto::protobuf::Schema as SchemaProto;
 use esmdb_sql::datafusion::arrow::datatypes::{Schema, SchemaRef};
-use esmdb_sql::datafusion::common::TableReference;
+use esmdb_sql::datafusion::common::{TableReference, internal_datafusion_err};
 use esmdb_sql::datafusion::datasource::TableProvider;
 use esmdb_sql::datafusion::datasource::file_format::FileFormatFactory;
 use esmdb_sql::datafusion::error::{DataFusionError, Result};
@@ -28,7 +28,7 @@ const TABLE_MAGIC: &[u8] = b"ESMDB-TABLE1";
 const SCAN_MAGIC: &[u8] = b"ESMDB-SCAN1";
 
 fn wire_error(what: &str, e: impl std::fmt::Display) -> DataFusionError {
-    DataFusionError::Internal(format!("esmdb codec: {what}: {e}"))
+    internal_datafusion_err!("esmdb codec: {what}: {e}")
 }
 
 /// A [`StoreTable`] in a logical plan (its schema travels in the plan itself).

@@ -10,6 +10,7 @@ use std::sync::{Arc, RwLock};
 
 use async_trait::async_trait;
 use datafusion::catalog::SchemaProvider;
+use datafusion::common::{internal_datafusion_err, plan_err};
 use datafusion::datasource::TableProvider;
 use datafusion::error::{DataFusionError, Result};
 use esmdb_store::Store;
@@ -66,10 +67,7 @@ fn alias_among(name: &str, tables: Vec<String>) -> Result<String> {
     match tables.as_slice() {
         [one] => Ok(one.clone()),
         [] => Ok(name.to_owned()),
-        many => Err(DataFusionError::Plan(format!(
-            "the store has embeddings of several widths; name one of {}",
-            many.join(", ")
-        ))),
+        many => plan_err!("the store has embeddings of several widths; name one of {}", many.join(", ")),
     }
 }
 
@@ -105,14 +103,14 @@ impl SchemaProvider for StoreSchema {
 
     fn register_table(&self, name: String, table: Arc<dyn TableProvider>) -> Result<Option<Arc<dyn TableProvider>>> {
         if self.store_tables().contains(&name) {
-            return Err(DataFusionError::Plan(format!("`{name}` is a table of the store; choose another name")));
+            return plan_err!("`{name}` is a table of the store; choose another name");
         }
-        let mut r = self.registered.write().map_err(|_| DataFusionError::Internal("catalog lock poisoned".into()))?;
+        let mut r = self.registered.write().map_err(|_| internal_datafusion_err!("catalog lock poisoned"))?;
         Ok(r.insert(name, table))
     }
 
     fn deregister_table(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>> {
-        let mut r = self.registered.write().map_err(|_| DataFusionError::Internal("catalog lock poisoned".into()))?;
+        let mut r = self.registered.write().map_err(|_| internal_datafusion_err!("catalog lock poisoned"))?;
         Ok(r.remove(name))
     }
 

@@ -6,6 +6,7 @@
 use std::any::Any;
 
 use datafusion::common::config::{ConfigEntry, ConfigExtension, ExtensionOptions};
+use datafusion::common::{config_datafusion_err, config_err};
 use datafusion::error::{DataFusionError, Result};
 use serde::{Deserialize, Serialize};
 
@@ -69,7 +70,7 @@ const KEYS: &str = "model, layer, device, precision, batch_tokens, threads, comm
 pub use esmdb_engine::MAX_THREADS;
 
 fn bad(key: &str, value: &str, expected: &str) -> DataFusionError {
-    DataFusionError::Configuration(format!("esmdb.{key} = '{value}': expected {expected}"))
+    config_datafusion_err!("esmdb.{key} = '{value}': expected {expected}")
 }
 
 fn number<T>(key: &str, value: &str, min: T) -> Result<T>
@@ -140,7 +141,7 @@ impl ExtensionOptions for EngineConfig {
             "commit_every" => self.commit_every = number(key, value, 1)?,
             "store" => self.store = non_empty(key, value)?,
             other => {
-                return Err(DataFusionError::Configuration(format!("unknown setting esmdb.{other}; known: {KEYS}")));
+                return config_err!("unknown setting esmdb.{other}; known: {KEYS}");
             }
         }
         Ok(())

@@ -7,6 +7,7 @@ use arrow::array::{Array, ArrayRef, StringArray};
 use arrow::datatypes::{DataType, Field, Schema};
 use arrow::record_batch::RecordBatch;
 use arrow::util::display::{ArrayFormatter, FormatOptions};
+use datafusion::common::config_err;
 use datafusion::error::{DataFusionError, Result};
 
 /// Output formats of `esmdb sql`.
@@ -30,9 +31,7 @@ impl FromStr for Format {
             "csv" => Ok(Format::Csv),
             "json" | "ndjson" => Ok(Format::Json),
             "parquet" => Ok(Format::Parquet),
-            other => Err(DataFusionError::Configuration(format!(
-                "unknown format `{other}`; expected table, csv, json or parquet"
-            ))),
+            other => config_err!("unknown format `{other}`; expected table, csv, json or parquet"),
         }
     }
 }

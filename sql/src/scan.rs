@@ -16,6 +16,7 @@ use datafusion::arrow::array::{RecordBatch, RecordBatchOptions};
 use datafusion::arrow::datatypes::{Schema, SchemaRef};
 use datafusion::catalog::Session as CatalogSession;
 use datafusion::common::tree_node::TreeNode;
+use datafusion::common::{exec_datafusion_err, internal_datafusion_err, internal_err};
 use datafusion::datasource::{TableProvider, TableType};
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
@@ -69,7 +70,7 @@ pub async fn open_version(uri: &str, version: u64) -> Result<Dataset> {
         .with_version(version)
         .load()
         .await
-        .map_err(|e| DataFusionError::Execution(format!("cannot open store table {uri} at version {version}: {e}")))
+        .map_err(|e| exec_datafusion_err!("cannot open store table {uri} at version {version}: {e}"))
 }
 
 /// Whether Lance can evaluate `filter` itself: column references, literals and operators, but no
@@ -259,11 +260,7 @@ impl ExecutionPlan for StoreScanExec {
     }
 
     fn with_new_children(self: Arc<Self>, children: Vec<Arc<dyn ExecutionPlan>>) -> Result<Arc<dyn ExecutionPlan>> {
-        if children.is_empty() {
-            Ok(self)
-        } else {
-            Err(DataFusionError::Internal("StoreScanExec has no children".into()))
-        }
+        if children.is_empty() { Ok(self) } else { internal_err!("StoreScanExec has no children") }
     }
 
     fn execute(&self, partition: usize, _ctx: Arc<TaskContext>) -> Result<SendableRecordBatchStream> {
@@ -271,10 +268,7 @@ impl ExecutionPlan for StoreScanExec {
             Some(part) => Some(*part),
             None if partition == 0 => None,
             None => {
-                return Err(DataFusionError::Internal(format!(
-                    "StoreScanExec: partition {partition} of {}",
-                    self.parts.len()
-                )));
+                return internal_err!("StoreScanExec: partition {partition} of {}", self.parts.len());
             }
         };
         let table = self.table.clone();
@@ -307,9 +301,8 @@ impl ExecutionPlan for StoreScanExec {
                     scan.filter_expr(filter);
                     if !whole {
                         let slice = FragmentSlice {
-                            fragment_id: u32::try_from(part.fragment).map_err(|_| {
-                                DataFusionError::Internal(format!("fragment id {} is not 32-bit", part.fragment))
-                            })?,
+                            fragment_id: u32::try_from(part.fragment)
+                                .map_err(|_| internal_datafusion_err!("fragment id {} is not 32-bit", part.fragment))?,
                             row_offset: part.offset as u64,
                             row_count: part.rows as u64,
                         };

@@ -5,6 +5,9 @@ use std::sync::{Arc, Mutex};
 use std::collections::VecDeque;
 use std::ops::ControlFlow;
 
+use datafusion::common::{
+    config_datafusion_err, exec_datafusion_err, internal_datafusion_err, not_impl_err, plan_datafusion_err, plan_err,
+};
 use datafusion::dataframe::DataFrame;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::session_state::{SessionState, SessionStateBuilder};
@@ -64,7 +67,7 @@ impl Session {
     /// `ctx` with the store as its default schema and esmdb's functions.
     fn with_context(ctx: SessionContext, schema: StoreSchema, engine: EngineConfig, distributed: bool) -> Result<Self> {
         let catalog =
-            ctx.catalog("esmdb").ok_or_else(|| DataFusionError::Internal("default catalog `esmdb` missing".into()))?;
+            ctx.catalog("esmdb").ok_or_else(|| internal_datafusion_err!("default catalog `esmdb` missing"))?;
         catalog.register_schema("public", Arc::new(schema))?;
         udf::register(&ctx, &engine)?;
         // `SELECT * FROM 'results.parquet'` (or .csv, .json) without registering the file first.
@@ -87,13 +90,11 @@ impl Session {
     pub async fn sql(&self, sql: &str) -> Result<DataFrame> {
         let mut statements = self.parse(sql)?;
         if statements.len() > 1 {
-            return Err(DataFusionError::NotImplemented(
-                "The context currently only supports a single SQL statement".into(),
-            ));
+            return not_impl_err!("The context currently only supports a single SQL statement");
         }
         let statement = statements
             .pop_front()
-            .ok_or_else(|| DataFusionError::Plan("No SQL statements were provided in the query string".into()))?;
+            .ok_or_else(|| plan_datafusion_err!("No SQL statements were provided in the query string"))?;
         self.run(statement).await
     }
 
@@ -138,7 +139,7 @@ impl Session {
                 .spawn_scoped(s, move || {
                     // The dialect is not `Send`: made and dropped on this thread.
                     let dialect = dialect_from_str(dialect)
-                        .ok_or_else(|| DataFusionError::Configuration(format!("unknown SQL dialect {dialect:?}")))?;
+                        .ok_or_else(|| config_datafusion_err!("unknown SQL dialect {dialect:?}"))?;
                     let statements = DFParserBuilder::new(sql)
                         .with_dialect(dialect.as_ref())
                         .with_recursion_limit(recursion_limit)
@@ -147,8 +148,8 @@ impl Session {
                     check_depth(&statements)?;
                     Ok(statements)
                 })
-                .map_err(|e| DataFusionError::Execution(format!("cannot start the SQL parser thread: {e}")))?;
-            parser.join().map_err(|_| DataFusionError::Internal("the SQL parser panicked".into()))?
+                .map_err(|e| exec_datafusion_err!("cannot start the SQL parser thread: {e}"))?;
+            parser.join().map_err(|_| internal_datafusion_err!("the SQL parser panicked"))?
         })
     }
 
@@ -156,7 +157,7 @@ impl Session {
     /// changed them (DataFusion's own refresh does not reach async functions).
     fn refresh(&self) -> Result<()> {
         let now = self.config();
-        let mut registered = self.registered.lock().map_err(|_| DataFusionError::Internal("session lock".into()))?;
+        let mut registered = self.registered.lock().map_err(|_| internal_datafusion_err!("session lock"))?;
         if *registered != now {
             udf::register_config_dependent(&self.ctx, &now);
             *registered = now;
@@ -236,11 +237,11 @@ fn check_depth(statements: &VecDeque<Statement>) -> Result<()> {
         let mut depth = Depth::default();
         visit_statement(statement, &mut depth);
         if depth.max > MAX_EXPRESSION_DEPTH {
-            return Err(DataFusionError::Plan(format!(
+            return plan_err!(
                 "statement {}: expressions nest more than {MAX_EXPRESSION_DEPTH} levels deep, more than esmdb plans \
                  safely; write a long OR chain as IN (…), or split the expression",
                 i + 1
-            )));
+            );
         }
     }
     Ok(())

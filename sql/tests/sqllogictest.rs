@@ -8,6 +8,7 @@ use arrow::util::display::{ArrayFormatter, FormatOptions};
 use async_trait::async_trait;
 use esmdb_sql::Session;
 use esmdb_sql::datafusion::arrow;
+use esmdb_sql::datafusion::common::internal_datafusion_err;
 use esmdb_sql::datafusion::error::DataFusionError;
 use sqllogictest::{DBOutput, DefaultColumnType};
 
@@ -85,7 +86,7 @@ async fn sqllogictest_files() {
         let mut slot = Some(Db { session });
         let mut runner = sqllogictest::Runner::new(move || {
             let db = slot.take();
-            async move { db.ok_or_else(|| DataFusionError::Internal("one connection per file".into())) }
+            async move { db.ok_or_else(|| internal_datafusion_err!("one connection per file")) }
         });
         runner.set_var("MODEL".into(), common::model_path());
         if let Err(e) = runner.run_file_async(&file).await {

@@ -1,7 +1,7 @@
 """SWAT's iDCT quantization (compressing_embeddings.py, from PROST), verbatim, on a matrix read from JSON.
 
 Usage: idct_ref.py IN.json OUT.json  — IN holds {"emb": [[...], ...], "n": N, "m": M} (a per-residue matrix);
-OUT gets {"q": [...]}: quant2D(emb, n, m) as integers.
+OUT gets {"q": [...], "real": [...]}: quant2D(emb, n, m) as integers, and the reals it truncated.
 """
 import json
 import sys
@@ -32,5 +32,9 @@ def quant2D(emb, n=8, m=80):
 
 
 src = json.load(open(sys.argv[1]))
-q = quant2D(np.array(src["emb"], dtype=np.float64), src["n"], src["m"])
-json.dump({"q": [int(v) for v in q]}, open(sys.argv[2], "w"))
+emb = np.array(src["emb"], dtype=np.float64)
+q = quant2D(emb, src["n"], src["m"])
+# The values quant2D truncates (its own steps, stopped before astype): a value one side truncates differently
+# from the other must sit on an integer boundary.
+real = iDCTquant(iDCTquant(emb[1:len(emb) - 1], src["n"]).T, src["m"]).T.reshape(src["n"] * src["m"]) * 127
+json.dump({"q": [int(v) for v in q], "real": [float(v) for v in real]}, open(sys.argv[2], "w"))

@@ -46,7 +46,7 @@ pub fn run(args: ShellArgs) -> anyhow::Result<ExitCode> {
                 let sql = std::mem::take(&mut buffer);
                 let started = std::time::Instant::now();
                 let result = rt.block_on(async {
-                    let _progress = super::sql::EmbedProgress::install();
+                    let _progress = super::sql::EmbedProgressBar::install();
                     let query = async {
                         match session.run_script(&sql).await? {
                             Some(df) => super::sql::stream(df, Format::Table, std::io::stdout()).await.map(Some),

@@ -28,7 +28,7 @@ pub fn run(args: SqlArgs) -> anyhow::Result<ExitCode> {
     let started = std::time::Instant::now();
     super::store_admin::runtime()?.block_on(async {
         let session = open_session(&args.session).await?;
-        let _progress = EmbedProgress::install();
+        let _progress = EmbedProgressBar::install();
         let Some(df) = session.run_script(&sql).await? else {
             anyhow::bail!("no SQL statement given");
         };
@@ -110,7 +110,7 @@ pub async fn open_session(args: &SessionArgs) -> anyhow::Result<Session> {
 
 /// Embedding progress on stderr: sequences embedded of those the query has found to embed so far, cache hits,
 /// rate (hidden when stderr is not a terminal, so piped output has none). Removed again when dropped.
-pub struct EmbedProgress {
+pub struct EmbedProgressBar {
     bar: Arc<ProgressBar>,
 }
 
@@ -152,7 +152,7 @@ impl ProgressSink for BarSink {
     }
 }
 
-impl EmbedProgress {
+impl EmbedProgressBar {
     /// Installs the stderr progress display.
     pub fn install() -> Self {
         // Drawn from the first embedding event on, and only the message (cache hits) until the query has
@@ -161,7 +161,7 @@ impl EmbedProgress {
         bar.set_style(indicatif::ProgressStyle::with_template("{msg}").unwrap_or_else(|_| bar_style()));
         let sink = BarSink { bar: Arc::clone(&bar), state: std::sync::Mutex::new((Totals::default(), None)) };
         set_progress_sink(Some(Arc::new(sink)));
-        EmbedProgress { bar }
+        EmbedProgressBar { bar }
     }
 }
 
@@ -172,7 +172,7 @@ fn bar_style() -> indicatif::ProgressStyle {
     .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
 }
 
-impl Drop for EmbedProgress {
+impl Drop for EmbedProgressBar {
     fn drop(&mut self) {
         set_progress_sink(None);
         self.bar.finish_and_clear();

@@ -13,8 +13,8 @@ use arrow::array::{Array, ArrayRef, AsArray, Float64Array, ListArray};
 use arrow::buffer::OffsetBuffer;
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, Field, FieldRef, Float64Type};
-use datafusion::common::ScalarValue;
-use datafusion::error::{DataFusionError, Result};
+use datafusion::common::{ScalarValue, internal_err};
+use datafusion::error::Result;
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::{Accumulator, AggregateUDF, AggregateUDFImpl, Signature, Volatility};
 use datafusion::physical_expr::expressions::Literal;
@@ -186,7 +186,7 @@ impl Accumulator for PairsAccumulator {
     fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
         let [x, y, ..] = values else {
             let name = self.metric.name();
-            return Err(DataFusionError::Internal(format!("{name} takes 2 arguments, got {}", values.len())));
+            return internal_err!("{name} takes 2 arguments, got {}", values.len());
         };
         self.push(&floats(x)?, &floats(y)?);
         Ok(())
@@ -203,11 +203,7 @@ impl Accumulator for PairsAccumulator {
 
     fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
         let [xs, ys] = states else {
-            return Err(DataFusionError::Internal(format!(
-                "{}: expected 2 state columns, got {}",
-                self.metric.name(),
-                states.len()
-            )));
+            return internal_err!("{}: expected 2 state columns, got {}", self.metric.name(), states.len());
         };
         let (xs, ys) = (xs.as_list::<i32>(), ys.as_list::<i32>());
         for s in 0..xs.len() {

@@ -7,7 +7,8 @@
 use std::sync::Arc;
 
 use arrow::datatypes::{DataType, Field, FieldRef};
-use datafusion::error::{DataFusionError, Result};
+use datafusion::common::internal_err;
+use datafusion::error::Result;
 use datafusion::logical_expr::simplify::{ExprSimplifyResult, SimplifyContext};
 use datafusion::logical_expr::{
     ColumnarValue, Expr, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
@@ -15,7 +16,7 @@ use datafusion::logical_expr::{
 use datafusion::prelude::lit;
 use esmdb_compress::Pooling;
 
-use super::embed::{EMBED, ESM2_EMBED, Esm2EmbedPooled};
+use super::embed::{EMBED, ESM2_EMBED, Esm2EmbedPooledUdf};
 use super::vectors::{self, Tokens};
 use crate::error::{call_error, compress_error};
 use crate::options::EngineConfig;
@@ -43,20 +44,20 @@ impl Compression {
 
 /// A `compress_*` function.
 #[derive(Debug, PartialEq, Eq, Hash)]
-pub struct Compress {
+pub struct CompressUdf {
     kind: Compression,
     config: EngineConfig,
     signature: Signature,
 }
 
-impl Compress {
+impl CompressUdf {
     /// The function for `kind`; `config` supplies the defaults written into the pooled rewrite.
     pub fn udf(kind: Compression, config: EngineConfig) -> ScalarUDF {
-        ScalarUDF::new_from_impl(Compress { kind, config, signature: Signature::any(1, Volatility::Immutable) })
+        ScalarUDF::new_from_impl(CompressUdf { kind, config, signature: Signature::any(1, Volatility::Immutable) })
     }
 }
 
-impl ScalarUDFImpl for Compress {
+impl ScalarUDFImpl for CompressUdf {
     fn documentation(&self) -> Option<&datafusion::logical_expr::Documentation> {
         super::doc::of(self.name())
     }
@@ -70,7 +71,7 @@ impl ScalarUDFImpl for Compress {
     }
 
     fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
-        Err(DataFusionError::Internal("compress_* types its result from its argument".into()))
+        internal_err!("compress_* types its result from its argument")
     }
 
     fn return_field_from_args(&self, args: ReturnFieldArgs) -> Result<FieldRef> {
@@ -89,7 +90,7 @@ impl ScalarUDFImpl for Compress {
     }
 
     fn with_updated_config(&self, config: &datafusion::config::ConfigOptions) -> Option<ScalarUDF> {
-        Some(Compress::udf(self.kind, EngineConfig::from_config(config)))
+        Some(CompressUdf::udf(self.kind, EngineConfig::from_config(config)))
     }
 
     fn simplify(&self, args: Vec<Expr>, _info: &SimplifyContext) -> Result<ExprSimplifyResult> {
@@ -106,7 +107,7 @@ impl ScalarUDFImpl for Compress {
         let sequence = a.next().ok_or_else(|| call_error(ESM2_EMBED, "missing the sequence argument"))?;
         let model = a.next().unwrap_or_else(|| lit(self.config.model.clone()));
         let layer = a.next().unwrap_or_else(|| lit(self.config.layer));
-        let pooled = Esm2EmbedPooled::udf(self.config.clone());
+        let pooled = Esm2EmbedPooledUdf::udf(self.config.clone());
         Ok(ExprSimplifyResult::Simplified(pooled.call(vec![sequence, lit(pooling), model, layer])))
     }
 
@@ -123,7 +124,7 @@ impl ScalarUDFImpl for Compress {
     }
 }
 
-impl Compress {
+impl CompressUdf {
     /// Row `row`'s matrix pooled by [`esmdb_compress::pool`].
     fn compress(&self, row: usize, m: &Tokens) -> Result<Vec<f32>> {
         let pooling = match self.kind {

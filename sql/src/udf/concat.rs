@@ -19,18 +19,18 @@ pub const CONCAT_FEATURES: &str = "concat_features";
 
 /// The `concat_features` function.
 #[derive(Debug, PartialEq, Eq, Hash)]
-pub struct ConcatFeatures {
+pub struct ConcatFeaturesUdf {
     signature: Signature,
 }
 
-impl ConcatFeatures {
+impl ConcatFeaturesUdf {
     /// The function.
     pub fn udf() -> ScalarUDF {
-        ScalarUDF::new_from_impl(ConcatFeatures { signature: Signature::variadic_any(Volatility::Immutable) })
+        ScalarUDF::new_from_impl(ConcatFeaturesUdf { signature: Signature::variadic_any(Volatility::Immutable) })
     }
 }
 
-impl ScalarUDFImpl for ConcatFeatures {
+impl ScalarUDFImpl for ConcatFeaturesUdf {
     fn documentation(&self) -> Option<&datafusion::logical_expr::Documentation> {
         super::doc::of(self.name())
     }

@@ -12,8 +12,8 @@ use std::sync::atomic::Ordering;
 use arrow::array::ArrayRef;
 use arrow::datatypes::{DataType, Field, FieldRef};
 use async_trait::async_trait;
-use datafusion::common::ScalarValue;
-use datafusion::error::{DataFusionError, Result};
+use datafusion::common::{ScalarValue, internal_datafusion_err, internal_err};
+use datafusion::error::Result;
 use datafusion::logical_expr::async_udf::{AsyncScalarUDF, AsyncScalarUDFImpl};
 use datafusion::logical_expr::{
     ColumnarValue, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, TypeSignature, Volatility,
@@ -38,7 +38,7 @@ pub const ESM2_EMBED_POOLED: &str = "esm2_embed_pooled";
 /// (fair-esm extract.py's `per_tok`: `<cls>`/`<eos>` excluded). Not cached — per-token tensors are
 /// what makes the Python pipeline's disk use explode; pool them (`compress_*`).
 #[derive(Debug, PartialEq, Eq, Hash)]
-pub struct Esm2Embed {
+pub struct Esm2EmbedUdf {
     name: &'static str,
     config: EngineConfig,
     signature: Signature,
@@ -46,7 +46,7 @@ pub struct Esm2Embed {
 
 /// `esm2_embed_pooled`: `FixedSizeList<Float32, D>`, read from or written to the store's cache.
 #[derive(Debug, PartialEq, Eq, Hash)]
-pub struct Esm2EmbedPooled {
+pub struct Esm2EmbedPooledUdf {
     config: EngineConfig,
     signature: Signature,
 }
@@ -57,7 +57,7 @@ pub(super) fn signature(min: usize, max: usize) -> Signature {
     Signature::one_of((min..=max).map(TypeSignature::Any).collect(), Volatility::Volatile)
 }
 
-impl Esm2Embed {
+impl Esm2EmbedUdf {
     /// The function under the session's `config` (its defaults type the result at planning).
     pub fn udf(config: EngineConfig) -> ScalarUDF {
         Self::named(ESM2_EMBED, config)
@@ -66,14 +66,14 @@ impl Esm2Embed {
     /// The function registered as `name` ([`ESM2_EMBED`] or [`EMBED`]; both are rewritten under the
     /// compressions alike).
     pub fn named(name: &'static str, config: EngineConfig) -> ScalarUDF {
-        AsyncScalarUDF::new(Arc::new(Esm2Embed { name, config, signature: signature(1, 3) })).into_scalar_udf()
+        AsyncScalarUDF::new(Arc::new(Esm2EmbedUdf { name, config, signature: signature(1, 3) })).into_scalar_udf()
     }
 }
 
-impl Esm2EmbedPooled {
+impl Esm2EmbedPooledUdf {
     /// The function under the session's `config`.
     pub fn udf(config: EngineConfig) -> ScalarUDF {
-        AsyncScalarUDF::new(Arc::new(Esm2EmbedPooled { config, signature: signature(2, 4) })).into_scalar_udf()
+        AsyncScalarUDF::new(Arc::new(Esm2EmbedPooledUdf { config, signature: signature(2, 4) })).into_scalar_udf()
     }
 }
 
@@ -184,7 +184,7 @@ pub(super) fn exec_config(args: &ScalarFunctionArgs) -> EngineConfig {
     EngineConfig::from_config(&args.config_options)
 }
 
-impl ScalarUDFImpl for Esm2Embed {
+impl ScalarUDFImpl for Esm2EmbedUdf {
     fn documentation(&self) -> Option<&datafusion::logical_expr::Documentation> {
         super::doc::of(self.name())
     }
@@ -198,7 +198,7 @@ impl ScalarUDFImpl for Esm2Embed {
     }
 
     fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
-        Err(DataFusionError::Internal("esm2_embed types its result from its arguments".into()))
+        internal_err!("esm2_embed types its result from its arguments")
     }
 
     fn return_field_from_args(&self, args: ReturnFieldArgs) -> Result<FieldRef> {
@@ -208,12 +208,12 @@ impl ScalarUDFImpl for Esm2Embed {
     }
 
     fn invoke_with_args(&self, _args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        Err(DataFusionError::Internal("esm2_embed is async".into()))
+        internal_err!("esm2_embed is async")
     }
 }
 
 #[async_trait]
-impl AsyncScalarUDFImpl for Esm2Embed {
+impl AsyncScalarUDFImpl for Esm2EmbedUdf {
     fn ideal_batch_size(&self) -> Option<usize> {
         Some(self.config.commit_every.max(1))
     }
@@ -225,7 +225,7 @@ impl AsyncScalarUDFImpl for Esm2Embed {
         let scalar_refs: Vec<Option<&ScalarValue>> = scalars.iter().map(Option::as_ref).collect();
         let (model_name, layer) = call_args(self.name, &exec, &scalar_refs, &args.arg_fields, 1)?;
         let dim = vectors::token_dim(args.return_field.data_type())
-            .ok_or_else(|| DataFusionError::Internal("esm2_embed was planned without a width".into()))?;
+            .ok_or_else(|| internal_datafusion_err!("esm2_embed was planned without a width"))?;
         let array = args.args[0].to_array(n)?;
         let (rows, seqs) = sequences(self.name, &array)?;
         let key = exec.model_key(&model_name);
@@ -259,7 +259,7 @@ impl AsyncScalarUDFImpl for Esm2Embed {
     }
 }
 
-impl ScalarUDFImpl for Esm2EmbedPooled {
+impl ScalarUDFImpl for Esm2EmbedPooledUdf {
     fn documentation(&self) -> Option<&datafusion::logical_expr::Documentation> {
         super::doc::of(self.name())
     }
@@ -273,7 +273,7 @@ impl ScalarUDFImpl for Esm2EmbedPooled {
     }
 
     fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
-        Err(DataFusionError::Internal("esm2_embed_pooled types its result from its arguments".into()))
+        internal_err!("esm2_embed_pooled types its result from its arguments")
     }
 
     fn return_field_from_args(&self, args: ReturnFieldArgs) -> Result<FieldRef> {
@@ -284,7 +284,7 @@ impl ScalarUDFImpl for Esm2EmbedPooled {
     }
 
     fn invoke_with_args(&self, _args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        Err(DataFusionError::Internal("esm2_embed_pooled is async".into()))
+        internal_err!("esm2_embed_pooled is async")
     }
 }
 
@@ -296,7 +296,7 @@ fn pooling_arg(s: Option<&ScalarValue>) -> Result<Pooling> {
 }
 
 #[async_trait]
-impl AsyncScalarUDFImpl for Esm2EmbedPooled {
+impl AsyncScalarUDFImpl for Esm2EmbedPooledUdf {
     fn ideal_batch_size(&self) -> Option<usize> {
         Some(self.config.commit_every.max(1))
     }
@@ -312,7 +312,7 @@ impl AsyncScalarUDFImpl for Esm2EmbedPooled {
             DataType::FixedSizeList(_, d) => usize::try_from(*d).ok(),
             _ => None,
         }
-        .ok_or_else(|| DataFusionError::Internal("esm2_embed_pooled was planned without a width".into()))?;
+        .ok_or_else(|| internal_datafusion_err!("esm2_embed_pooled was planned without a width"))?;
         let array = args.args[0].to_array(n)?;
         let (rows, seqs) = sequences(ESM2_EMBED_POOLED, &array)?;
         let key = exec.model_key(&model_name);

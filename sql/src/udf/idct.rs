@@ -5,8 +5,8 @@
 use std::sync::Arc;
 
 use arrow::datatypes::{DataType, Field, FieldRef};
-use datafusion::common::ScalarValue;
-use datafusion::error::{DataFusionError, Result};
+use datafusion::common::{ScalarValue, internal_err};
+use datafusion::error::Result;
 use datafusion::logical_expr::{
     ColumnarValue, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
 };
@@ -18,14 +18,14 @@ const NAME: &str = "compress_idct";
 
 /// The `compress_idct` function.
 #[derive(Debug, PartialEq, Eq, Hash)]
-pub struct CompressIdct {
+pub struct CompressIdctUdf {
     signature: Signature,
 }
 
-impl CompressIdct {
+impl CompressIdctUdf {
     /// The function.
     pub fn udf() -> ScalarUDF {
-        ScalarUDF::new_from_impl(CompressIdct { signature: Signature::any(3, Volatility::Immutable) })
+        ScalarUDF::new_from_impl(CompressIdctUdf { signature: Signature::any(3, Volatility::Immutable) })
     }
 }
 
@@ -38,7 +38,7 @@ fn width(n: usize, m: usize) -> Result<usize> {
     vectors::checked_width(NAME, "n·m", n, m)
 }
 
-impl ScalarUDFImpl for CompressIdct {
+impl ScalarUDFImpl for CompressIdctUdf {
     fn documentation(&self) -> Option<&datafusion::logical_expr::Documentation> {
         super::doc::of(self.name())
     }
@@ -52,7 +52,7 @@ impl ScalarUDFImpl for CompressIdct {
     }
 
     fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
-        Err(DataFusionError::Internal("compress_idct types its result from its arguments".into()))
+        internal_err!("compress_idct types its result from its arguments")
     }
 
     fn return_field_from_args(&self, args: ReturnFieldArgs) -> Result<FieldRef> {

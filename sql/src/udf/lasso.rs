@@ -16,8 +16,8 @@ use arrow::buffer::OffsetBuffer;
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, Field, FieldRef, Fields, Float64Type};
 use arrow::row::{RowConverter, SortField};
-use datafusion::common::ScalarValue;
-use datafusion::error::{DataFusionError, Result};
+use datafusion::common::{ScalarValue, internal_datafusion_err};
+use datafusion::error::Result;
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::{Accumulator, AggregateUDF, AggregateUDFImpl, Signature, TypeSignature, Volatility};
 use esmdb_regress::{FoldScheme, ProtocolOptions, kfold};
@@ -46,12 +46,12 @@ impl LassoFunction {
 
 /// A lasso aggregate.
 #[derive(Debug, PartialEq, Eq, Hash)]
-pub struct LassoAggregate {
+pub struct LassoUdaf {
     function: LassoFunction,
     signature: Signature,
 }
 
-impl LassoAggregate {
+impl LassoUdaf {
     /// The aggregate for `function`.
     pub fn udaf(function: LassoFunction) -> AggregateUDF {
         let max = match function {
@@ -59,7 +59,7 @@ impl LassoAggregate {
             LassoFunction::Eval => 4,
         };
         let signature = Signature::one_of((2..=max).map(TypeSignature::Any).collect(), Volatility::Immutable);
-        AggregateUDF::new_from_impl(LassoAggregate { function, signature })
+        AggregateUDF::new_from_impl(LassoUdaf { function, signature })
     }
 }
 
@@ -93,7 +93,7 @@ pub fn fold_fields() -> Fields {
     ])
 }
 
-impl AggregateUDFImpl for LassoAggregate {
+impl AggregateUDFImpl for LassoUdaf {
     fn documentation(&self) -> Option<&datafusion::logical_expr::Documentation> {
         super::doc::of(self.name())
     }
@@ -289,7 +289,7 @@ impl Accumulator for RowsAccumulator {
             let k = k.as_binary::<i32>();
             let m = vectors::strings(name, &mutants.value(s))?;
             for (i, f) in f.into_iter().enumerate() {
-                let features = f.ok_or_else(|| DataFusionError::Internal("NULL row in lasso state".into()))?;
+                let features = f.ok_or_else(|| internal_datafusion_err!("NULL row in lasso state"))?;
                 self.rows.push(Row { features, target: t.value(i), key: k.value(i).to_vec(), mutant: m[i].clone() });
             }
         }

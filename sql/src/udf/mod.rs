@@ -49,34 +49,32 @@ pub fn scalar_udfs(config: &EngineConfig) -> Vec<ScalarUDF> {
 
 /// Every esmdb aggregate function.
 pub fn aggregate_udfs() -> Vec<AggregateUDF> {
-    let mut all = vec![
-        lasso::LassoAggregate::udaf(lasso::LassoFunction::Fit),
-        lasso::LassoAggregate::udaf(lasso::LassoFunction::Eval),
-    ];
+    let mut all =
+        vec![lasso::LassoUdaf::udaf(lasso::LassoFunction::Fit), lasso::LassoUdaf::udaf(lasso::LassoFunction::Eval)];
     all.extend(assay_metrics::AssayMetric::ALL.map(assay_metrics::AssayMetricUdaf::udaf));
     all
 }
 
 fn config_dependent_udfs(config: &EngineConfig) -> Vec<ScalarUDF> {
-    use compress::{Compress, Compression};
+    use compress::{CompressUdf, Compression};
     let mut all = vec![
-        embed::Esm2Embed::udf(config.clone()),
-        embed::Esm2Embed::named(embed::EMBED, config.clone()),
-        embed::Esm2EmbedPooled::udf(config.clone()),
-        score::EsmScore::udf(config.clone()),
+        embed::Esm2EmbedUdf::udf(config.clone()),
+        embed::Esm2EmbedUdf::named(embed::EMBED, config.clone()),
+        embed::Esm2EmbedPooledUdf::udf(config.clone()),
+        score::EsmScoreUdf::udf(config.clone()),
     ];
     for kind in [Compression::Mean, Compression::Bos, Compression::Max] {
-        all.push(Compress::udf(kind, config.clone()));
+        all.push(CompressUdf::udf(kind, config.clone()));
     }
     all
 }
 
 fn fixed_scalar_udfs() -> Vec<ScalarUDF> {
     vec![
-        onehot::OneHot::udf(),
-        concat::ConcatFeatures::udf(),
-        idct::CompressIdct::udf(),
-        pca::CompressPca::udf(),
-        predict::LassoPredict::udf(),
+        onehot::OneHotUdf::udf(),
+        concat::ConcatFeaturesUdf::udf(),
+        idct::CompressIdctUdf::udf(),
+        pca::CompressPcaUdf::udf(),
+        predict::LassoPredictUdf::udf(),
     ]
 }

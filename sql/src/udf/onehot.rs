@@ -14,18 +14,18 @@ use crate::error::call_error;
 
 /// The `onehot` function.
 #[derive(Debug, PartialEq, Eq, Hash)]
-pub struct OneHot {
+pub struct OneHotUdf {
     signature: Signature,
 }
 
-impl OneHot {
+impl OneHotUdf {
     /// The function.
     pub fn udf() -> ScalarUDF {
-        ScalarUDF::new_from_impl(OneHot { signature: Signature::any(1, Volatility::Immutable) })
+        ScalarUDF::new_from_impl(OneHotUdf { signature: Signature::any(1, Volatility::Immutable) })
     }
 }
 
-impl ScalarUDFImpl for OneHot {
+impl ScalarUDFImpl for OneHotUdf {
     fn documentation(&self) -> Option<&datafusion::logical_expr::Documentation> {
         super::doc::of(self.name())
     }

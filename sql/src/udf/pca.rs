@@ -5,8 +5,8 @@
 use std::sync::Arc;
 
 use arrow::datatypes::{DataType, Field, FieldRef};
-use datafusion::common::ScalarValue;
-use datafusion::error::{DataFusionError, Result};
+use datafusion::common::{ScalarValue, internal_err};
+use datafusion::error::Result;
 use datafusion::logical_expr::{
     ColumnarValue, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
 };
@@ -18,14 +18,14 @@ const NAME: &str = "compress_pca";
 
 /// The `compress_pca` function.
 #[derive(Debug, PartialEq, Eq, Hash)]
-pub struct CompressPca {
+pub struct CompressPcaUdf {
     signature: Signature,
 }
 
-impl CompressPca {
+impl CompressPcaUdf {
     /// The function.
     pub fn udf() -> ScalarUDF {
-        ScalarUDF::new_from_impl(CompressPca { signature: Signature::any(2, Volatility::Immutable) })
+        ScalarUDF::new_from_impl(CompressPcaUdf { signature: Signature::any(2, Volatility::Immutable) })
     }
 }
 
@@ -33,7 +33,7 @@ fn components(s: Option<&ScalarValue>) -> Result<usize> {
     vectors::positive_constant(NAME, s, "k (the number of components)")
 }
 
-impl ScalarUDFImpl for CompressPca {
+impl ScalarUDFImpl for CompressPcaUdf {
     fn documentation(&self) -> Option<&datafusion::logical_expr::Documentation> {
         super::doc::of(self.name())
     }
@@ -47,7 +47,7 @@ impl ScalarUDFImpl for CompressPca {
     }
 
     fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
-        Err(DataFusionError::Internal("compress_pca types its result from its arguments".into()))
+        internal_err!("compress_pca types its result from its arguments")
     }
 
     /// `FixedSizeList<Float32, k·D>` when the input's width D is part of its type (as for

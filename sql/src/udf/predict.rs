@@ -12,18 +12,18 @@ use crate::error::call_error;
 
 /// The `lasso_predict` function.
 #[derive(Debug, PartialEq, Eq, Hash)]
-pub struct LassoPredict {
+pub struct LassoPredictUdf {
     signature: Signature,
 }
 
-impl LassoPredict {
+impl LassoPredictUdf {
     /// The function.
     pub fn udf() -> ScalarUDF {
-        ScalarUDF::new_from_impl(LassoPredict { signature: Signature::any(2, Volatility::Immutable) })
+        ScalarUDF::new_from_impl(LassoPredictUdf { signature: Signature::any(2, Volatility::Immutable) })
     }
 }
 
-impl ScalarUDFImpl for LassoPredict {
+impl ScalarUDFImpl for LassoPredictUdf {
     fn documentation(&self) -> Option<&datafusion::logical_expr::Documentation> {
         super::doc::of(self.name())
     }

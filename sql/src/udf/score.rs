@@ -12,8 +12,8 @@ use std::sync::Arc;
 use arrow::array::{ArrayRef, Float64Array};
 use arrow::datatypes::{DataType, Field, FieldRef};
 use async_trait::async_trait;
-use datafusion::common::ScalarValue;
-use datafusion::error::{DataFusionError, Result};
+use datafusion::common::{ScalarValue, internal_err};
+use datafusion::error::Result;
 use datafusion::logical_expr::async_udf::{AsyncScalarUDF, AsyncScalarUDFImpl};
 use datafusion::logical_expr::{
     ColumnarValue, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature,
@@ -33,15 +33,15 @@ pub const ESM_SCORE: &str = "esm_score";
 
 /// `esm_score`: see the module doc.
 #[derive(Debug, PartialEq, Eq, Hash)]
-pub struct EsmScore {
+pub struct EsmScoreUdf {
     config: EngineConfig,
     signature: Signature,
 }
 
-impl EsmScore {
+impl EsmScoreUdf {
     /// The function under the session's `config` (its default model and layer).
     pub fn udf(config: EngineConfig) -> ScalarUDF {
-        AsyncScalarUDF::new(Arc::new(EsmScore { config, signature: signature(2, 5) })).into_scalar_udf()
+        AsyncScalarUDF::new(Arc::new(EsmScoreUdf { config, signature: signature(2, 5) })).into_scalar_udf()
     }
 }
 
@@ -85,7 +85,7 @@ fn check_layer(layer: i64, num_layers: i64, model: &str) -> Result<()> {
     Ok(())
 }
 
-impl ScalarUDFImpl for EsmScore {
+impl ScalarUDFImpl for EsmScoreUdf {
     fn documentation(&self) -> Option<&datafusion::logical_expr::Documentation> {
         super::doc::of(self.name())
     }
@@ -114,12 +114,12 @@ impl ScalarUDFImpl for EsmScore {
     }
 
     fn invoke_with_args(&self, _args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        Err(DataFusionError::Internal("esm_score is async".into()))
+        internal_err!("esm_score is async")
     }
 }
 
 #[async_trait]
-impl AsyncScalarUDFImpl for EsmScore {
+impl AsyncScalarUDFImpl for EsmScoreUdf {
     fn ideal_batch_size(&self) -> Option<usize> {
         // Scores are lookups once the wild type's table exists: large batches cost nothing.
         Some(8192)

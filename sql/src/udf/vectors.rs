@@ -6,8 +6,8 @@ use arrow::array::{Array, ArrayRef, AsArray, FixedSizeListArray, Float32Array, F
 use arrow::buffer::OffsetBuffer;
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, Field, Float32Type, Float64Type};
-use datafusion::common::ScalarValue;
-use datafusion::error::{DataFusionError, Result};
+use datafusion::common::{ScalarValue, internal_datafusion_err, internal_err};
+use datafusion::error::Result;
 
 use crate::error::call_error;
 
@@ -39,7 +39,7 @@ pub fn checked_width(function: &'static str, what: &str, a: usize, b: usize) -> 
 /// width beyond Arrow's `i32` (callers bound user-given widths with [`checked_width`] first).
 pub fn fsl_f32_type(dim: usize) -> Result<DataType> {
     let width = i32::try_from(dim)
-        .map_err(|_| DataFusionError::Internal(format!("vector width {dim} exceeds Arrow's i32 list widths")))?;
+        .map_err(|_| internal_datafusion_err!("vector width {dim} exceeds Arrow's i32 list widths"))?;
     Ok(DataType::FixedSizeList(Arc::new(Field::new("item", DataType::Float32, true)), width))
 }
 
@@ -200,7 +200,7 @@ pub fn fsl_f32(function: &'static str, dim: usize, rows: &[Option<Vec<f32>>]) ->
     };
     let width = match fsl_f32_type(dim)? {
         DataType::FixedSizeList(_, w) => w,
-        other => return Err(DataFusionError::Internal(format!("expected a FixedSizeList, got {other}"))),
+        other => return internal_err!("expected a FixedSizeList, got {other}"),
     };
     let mut flat = Vec::with_capacity(total);
     let mut valid = Vec::with_capacity(rows.len());
@@ -211,10 +211,7 @@ pub fn fsl_f32(function: &'static str, dim: usize, rows: &[Option<Vec<f32>>]) ->
                 valid.push(true);
             }
             Some(v) => {
-                return Err(DataFusionError::Internal(format!(
-                    "vector of {} values where {dim} were expected",
-                    v.len()
-                )));
+                return internal_err!("vector of {} values where {dim} were expected", v.len());
             }
             None => {
                 flat.extend(std::iter::repeat_n(0.0, dim));
@@ -232,7 +229,7 @@ pub fn fsl_f32(function: &'static str, dim: usize, rows: &[Option<Vec<f32>>]) ->
 pub fn f32_rows_as(function: &'static str, t: &DataType, rows: &[Option<Vec<f32>>]) -> Result<ArrayRef> {
     match t {
         DataType::FixedSizeList(_, d) => {
-            let d = usize::try_from(*d).map_err(|_| DataFusionError::Internal(format!("negative width in {t}")))?;
+            let d = usize::try_from(*d).map_err(|_| internal_datafusion_err!("negative width in {t}"))?;
             fsl_f32(function, d, rows)
         }
         _ => list_f32(function, rows),
@@ -287,7 +284,7 @@ pub fn tokens_array(dim: usize, matrices: &[Option<Vec<f32>>]) -> Result<ArrayRe
     let item = Arc::new(Field::new("item", DataType::Float32, true));
     let token_type = fsl_f32_type(dim)?;
     let DataType::FixedSizeList(_, width) = token_type else {
-        return Err(DataFusionError::Internal(format!("expected a FixedSizeList, got {token_type}")));
+        return internal_err!("expected a FixedSizeList, got {token_type}");
     };
     let inner = FixedSizeListArray::try_new(item, width, Arc::new(Float32Array::from(flat)), None)?;
     debug_assert_eq!(inner.len(), n_tokens);
