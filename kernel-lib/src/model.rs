@@ -71,7 +71,7 @@ impl ModelChoice {
 ///
 /// Random weights are announced on stdout as well as by the returned value's display.
 pub fn model_or_random(arch: &str, seed: u64, dir: impl AsRef<Path>) -> Result<ModelChoice> {
-    find_or_init(arch, seed, None, dir.as_ref())
+    choose(arch, seed, None, dir.as_ref(), esmdb_model::find_local(arch))
 }
 
 /// [`model_or_random`], with a random stand-in of only the first `layers` blocks
@@ -79,13 +79,14 @@ pub fn model_or_random(arch: &str, seed: u64, dir: impl AsRef<Path>) -> Result<M
 /// a 2-block ESM C does that in seconds where the 30-block one takes minutes on a laptop. Pretrained
 /// weights, when found, are used whole.
 pub fn model_or_random_layers(arch: &str, seed: u64, layers: u32, dir: impl AsRef<Path>) -> Result<ModelChoice> {
-    find_or_init(arch, seed, Some(layers), dir.as_ref())
+    choose(arch, seed, Some(layers), dir.as_ref(), esmdb_model::find_local(arch))
 }
 
-/// [`model_or_random`] without the generic parameter: generic bodies compile in each notebook cell.
-fn find_or_init(arch: &str, seed: u64, layers: Option<u32>, dir: &Path) -> Result<ModelChoice> {
+/// [`model_or_random`] without the generic parameter (generic bodies compile in each notebook cell), given what
+/// the lookup of pretrained weights found: the tests choose both ways on any machine.
+fn choose(arch: &str, seed: u64, layers: Option<u32>, dir: &Path, pretrained: Option<PathBuf>) -> Result<ModelChoice> {
     wrap(|| {
-        if let Some(path) = esmdb_model::find_local(arch) {
+        if let Some(path) = pretrained {
             return Ok(ModelChoice {
                 model: path.display().to_string(),
                 label: arch.to_owned(),
@@ -120,25 +121,49 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let arch = "esm2_t6_8M_UR50D-not-a-pretrained-name";
         // An unknown architecture cannot be initialised: the error says so.
-        let err = model_or_random(arch, 7, dir.path()).unwrap_err().to_string();
+        let err = choose(arch, 7, None, dir.path(), None).unwrap_err().to_string();
         assert!(err.contains("unknown architecture") && err.contains("esmc_300m"), "{err}");
-        // Pretrained weights only where this machine has them; otherwise the random model.
-        let choice = model_or_random("esm2_t6_8M_UR50D", 7, dir.path()).unwrap();
-        if !choice.pretrained() {
-            assert_eq!(choice.label(), "random-esm2_t6_8M_UR50D-seed7");
-            assert!(choice.path().join("config.json").is_file());
-            assert!(choice.notice().contains("RANDOM-WEIGHT"));
-            let again = model_or_random("esm2_t6_8M_UR50D", 7, dir.path()).unwrap();
-            assert_eq!(again.name(), choice.name());
-        }
+        // No pretrained weights: the random model, written once and announced.
+        let choice = choose("esm2_t6_8M_UR50D", 7, None, dir.path(), None).unwrap();
+        assert!(!choice.pretrained());
+        assert_eq!(choice.label(), "random-esm2_t6_8M_UR50D-seed7");
+        assert!(choice.path().join("config.json").is_file());
+        assert!(choice.notice().contains("RANDOM-WEIGHT"));
+        let written = std::fs::metadata(choice.path().join("config.json")).unwrap().modified().unwrap();
+        let again = choose("esm2_t6_8M_UR50D", 7, None, dir.path(), None).unwrap();
+        assert_eq!(again.name(), choice.name());
+        let reused = std::fs::metadata(again.path().join("config.json")).unwrap().modified().unwrap();
+        assert_eq!(written, reused, "the random model was written again");
         // Another family, shallow: 2 of ESM C 300M's 30 blocks, in the published layout.
-        let esmc = model_or_random_layers("esmc_300m", 7, 2, dir.path()).unwrap();
-        if !esmc.pretrained() {
-            assert_eq!(esmc.label(), "random-esmc_300m-2layers-seed7");
-            let config = std::fs::read_to_string(esmc.path().join("config.json")).unwrap();
-            assert!(config.contains("\"model_type\": \"esmc\"") && config.contains("\"num_hidden_layers\": 2"));
-        }
-        let err = model_or_random_layers("esmc_300m", 7, 31, dir.path()).unwrap_err().to_string();
+        let esmc = choose("esmc_300m", 7, Some(2), dir.path(), None).unwrap();
+        assert_eq!(esmc.label(), "random-esmc_300m-2layers-seed7");
+        let config = std::fs::read_to_string(esmc.path().join("config.json")).unwrap();
+        assert!(config.contains("\"model_type\": \"esmc\"") && config.contains("\"num_hidden_layers\": 2"));
+        let err = choose("esmc_300m", 7, Some(31), dir.path(), None).unwrap_err().to_string();
         assert!(err.contains("31 layers") && err.contains("1 to 30"), "{err}");
+    }
+
+    #[test]
+    fn pretrained_weights_are_used_whole_and_named_by_their_architecture() {
+        let dir = tempfile::tempdir().unwrap();
+        let weights = dir.path().join("esm2_t6_8M_UR50D");
+        for layers in [None, Some(2)] {
+            let choice = choose("esm2_t6_8M_UR50D", 7, layers, dir.path(), Some(weights.clone())).unwrap();
+            assert!(choice.pretrained());
+            assert_eq!(choice.label(), "esm2_t6_8M_UR50D");
+            assert_eq!(choice.path(), weights.as_path());
+            assert!(choice.notice().starts_with("Using pretrained esm2_t6_8M_UR50D weights"), "{}", choice.notice());
+        }
+        // Nothing random was written beside them.
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn the_public_lookup_says_which_it_found() {
+        // Whatever this machine has, the choice and its notice agree.
+        let dir = tempfile::tempdir().unwrap();
+        let choice = model_or_random("esm2_t6_8M_UR50D", 7, dir.path()).unwrap();
+        assert_eq!(choice.pretrained(), esmdb_model::find_local("esm2_t6_8M_UR50D").is_some());
+        assert_eq!(choice.notice().contains("RANDOM-WEIGHT"), !choice.pretrained());
     }
 }

@@ -87,12 +87,18 @@ fn the_random_weight_model_says_so() {
     nb::use_library(library()).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let model = nb::model_or_random("esm2_t6_8M_UR50D", 7, dir.path()).unwrap();
-    if model.pretrained() {
-        assert!(model.notice().starts_with("Using pretrained"));
-        return;
-    }
-    assert_eq!(model.label(), "random-esm2_t6_8M_UR50D-seed7");
-    assert!(model.notice().contains("RANDOM-WEIGHT") && model.path().join("config.json").is_file());
     let comparison = nb::compare_published(&[], &model, dir.path().join("none.csv")).unwrap();
-    assert!(comparison.skipped().unwrap_or_default().contains("random weights"));
+    let skipped = comparison.skipped().unwrap_or_default();
+    // Either way the model says what it is, through the library as in a notebook (the library's own tests choose
+    // both ways; this machine decides which one crosses the ABI here).
+    if model.pretrained() {
+        assert_eq!(model.label(), "esm2_t6_8M_UR50D");
+        assert!(model.notice().starts_with("Using pretrained"), "{}", model.notice());
+        // Real weights are compared with the paper; here its CSV is missing, and that is the reason given.
+        assert!(skipped.contains("none.csv not found") && !skipped.contains("random weights"), "{skipped}");
+    } else {
+        assert_eq!(model.label(), "random-esm2_t6_8M_UR50D-seed7");
+        assert!(model.notice().contains("RANDOM-WEIGHT") && model.path().join("config.json").is_file());
+        assert!(skipped.contains("random weights"), "{skipped}");
+    }
 }

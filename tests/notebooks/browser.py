@@ -179,6 +179,37 @@ def wait_for(driver, what, predicate, timeout):
     raise TimeoutError(f"{what} within {timeout}s")
 
 
+def page_kernel_connected(base, token):
+    """Whether the server has a kernel that a page is connected to and that is idle.
+
+    The page's execution indicator reads idle before the page's websocket reaches the kernel; Run All Cells
+    clicked in that gap makes JupyterLab ask for a kernel (seen in CI) instead of running the cells.
+    """
+    req = urllib.request.Request(f"{base}/api/kernels", headers={"Authorization": f"token {token}"})
+    kernels = json.loads(urllib.request.urlopen(req, timeout=10).read())
+    return any(k.get("connections", 0) > 0 and k.get("execution_state") == "idle" for k in kernels)
+
+
+KERNEL_DIALOG = """
+const d = document.querySelector('.jp-Dialog');
+return d && (d.querySelector('.jp-Dialog-header') || {}).textContent || null;
+"""
+
+
+def answer_kernel_dialog(driver):
+    """Picks the notebook's own kernel in a "Select Kernel" dialog, if one is open; returns whether it was."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    header = driver.execute_script(KERNEL_DIALOG)
+    if not header or "Select Kernel" not in header:
+        return False
+    dialog = driver.find_element(By.CSS_SELECTOR, ".jp-Dialog")
+    Select(dialog.find_element(By.CSS_SELECTOR, "select")).select_by_visible_text("Rust (esmdb)")
+    next(b for b in dialog.find_elements(By.CSS_SELECTOR, "button") if b.text.strip() == "Select").click()
+    return True
+
+
 def run_all_cells(driver):
     """Run → Run All Cells, clicked in the menu bar."""
     from selenium.webdriver.common.by import By
@@ -211,15 +242,24 @@ def run(path, out_dir, timeout):
         driver.get(f"{base}/lab/tree/{urllib.parse.quote(path.name)}?token={token}")
         loaded = time.monotonic()
         state = lambda d: d.execute_script(PAGE_STATE)  # noqa: E731
-        wait_for(driver, "the notebook's page did not show its cells with an idle kernel",
-                 lambda d: (s := state(d)) and s["prompts"] and s["kernel"] == "idle", 300)
+        wait_for(driver, "the notebook's page did not show its cells with an idle kernel connected to it",
+                 lambda d: (s := state(d)) and s["prompts"] and s["kernel"] == "idle"
+                 and page_kernel_connected(base, token), 300)
         ready = time.monotonic()
         run_all_cells(driver)
         clicked = time.monotonic()
         settled = 0
 
         def finished(d):
-            nonlocal settled
+            nonlocal settled, clicked
+            if answer_kernel_dialog(d):
+                # Still asked (the connection check above makes this rare): answer as a user would, run again.
+                print(f"browser {path.name}: JupyterLab asked for a kernel; chose Rust (esmdb) and ran all again",
+                      flush=True)
+                time.sleep(2)
+                run_all_cells(d)
+                clicked, settled = time.monotonic(), 0
+                return None
             s = state(d)
             numbered = all(p.strip().strip(":").strip("[]").isdigit() for p in s["prompts"])
             busy = any("*" in p for p in s["prompts"]) or s["kernel"] != "idle"

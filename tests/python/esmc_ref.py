@@ -1,6 +1,6 @@
 """Reference ESM C (ESMC) outputs for esmdb's parity tests, computed by EvolutionaryScale's `esm` package.
 
-Runs in its own venv ($ESMDB_ESMC_VENV, made by scripts/setup from scripts/requirements-esmc.txt): the package
+Runs in its own venv ($ESMDB_ESMC_VENV, made by scripts/setup from scripts/requirements-esmc.lock): the package
 needs Python >= 3.12 and its import name `esm` clashes with fair-esm's. docs/dev/esmc-port.md describes what
 is computed here and why.
 
