@@ -13,6 +13,7 @@ use serde_json::Value as Json;
 use tch::{Device, Kind, Tensor};
 
 use crate::error::{Error, Result};
+use crate::nn::{self, EsmLayer, LayerNorm, Linear, Loader};
 use crate::weights::Weights;
 use crate::weights::pickle::Value;
 
@@ -180,161 +181,6 @@ impl Esm1Config {
     }
 }
 
-/// `nn.Linear`.
-struct Linear {
-    weight: Tensor,
-    bias: Tensor,
-}
-
-impl Linear {
-    fn load(w: &Loader, prefix: &str, out_dim: i64, in_dim: i64) -> Result<Self> {
-        Ok(Linear {
-            weight: w.get(&format!("{prefix}.weight"), &[out_dim, in_dim])?,
-            bias: w.get(&format!("{prefix}.bias"), &[out_dim])?,
-        })
-    }
-
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        Ok(x.f_linear(&self.weight, Some(&self.bias))?)
-    }
-}
-
-/// `nn.LayerNorm` (fair-esm's `ESM1bLayerNorm`).
-struct LayerNorm {
-    weight: Tensor,
-    bias: Tensor,
-    eps: f64,
-}
-
-impl LayerNorm {
-    fn load(w: &Loader, prefix: &str, dim: i64, eps: f64) -> Result<Self> {
-        Ok(LayerNorm {
-            weight: w.get(&format!("{prefix}.weight"), &[dim])?,
-            bias: w.get(&format!("{prefix}.bias"), &[dim])?,
-            eps,
-        })
-    }
-
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let dim = self.weight.size();
-        Ok(x.f_layer_norm(&dim, Some(&self.weight), Some(&self.bias), self.eps, true)?)
-    }
-}
-
-/// Weights accessor bound to a device and dtype.
-struct Loader<'a> {
-    weights: &'a Weights,
-    device: Device,
-    kind: Kind,
-}
-
-impl Loader<'_> {
-    fn get(&self, name: &str, shape: &[i64]) -> Result<Tensor> {
-        self.weights.get(name, shape, self.kind, self.device)
-    }
-}
-
-/// Multi-head self-attention with its pre-LayerNorm; q/k/v/out biases, no rotary, no bias_kv.
-/// fair-esm modules.py `TransformerLayer` first half, multihead_attention.py `MultiheadAttention`.
-struct EsmAttention {
-    layer_norm: LayerNorm, // attention.LayerNorm (fair-esm self_attn_layer_norm)
-    /// attention.self.{query,key,value} stacked into one [3 × hidden, hidden] projection.
-    qkv: Linear,
-    dense: Linear, // attention.output.dense (out_proj)
-    num_heads: i64,
-    head_dim: i64,
-}
-
-impl EsmAttention {
-    fn load(w: &Loader, p: &str, cfg: &Esm1Config) -> Result<Self> {
-        let d = cfg.hidden_size;
-        let q = Linear::load(w, &format!("{p}.attention.self.query"), d, d)?;
-        let k = Linear::load(w, &format!("{p}.attention.self.key"), d, d)?;
-        let v = Linear::load(w, &format!("{p}.attention.self.value"), d, d)?;
-        let qkv = Linear {
-            weight: Tensor::f_cat(&[&q.weight, &k.weight, &v.weight], 0)?,
-            bias: Tensor::f_cat(&[&q.bias, &k.bias, &v.bias], 0)?,
-        };
-        Ok(EsmAttention {
-            layer_norm: LayerNorm::load(w, &format!("{p}.attention.LayerNorm"), d, cfg.layer_norm_eps)?,
-            qkv,
-            dense: Linear::load(w, &format!("{p}.attention.output.dense"), d, d)?,
-            num_heads: cfg.num_attention_heads,
-            head_dim: cfg.head_dim(),
-        })
-    }
-
-    /// x: [batch, seq, hidden] → [batch, seq, hidden] (residual added). `lengths` (tokens per row,
-    /// `<cls>`/`<eos>` included) is given when rows are padded.
-    fn forward(&self, x: &Tensor, lengths: Option<&[i64]>) -> Result<Tensor> {
-        let (b, t, d) = x.size3()?;
-        let h = self.layer_norm.forward(x)?;
-        // [3, batch, heads, seq, head_dim]
-        let qkv = self.qkv.forward(&h)?.f_view([b, t, 3, self.num_heads, self.head_dim])?.f_permute([2, 0, 3, 1, 4])?;
-        // q scaled by head_dim^-0.5 after its bias (multihead_attention.py `q *= self.scaling`).
-        let q = qkv.f_select(0, 0)?.f_mul_scalar((self.head_dim as f64).powf(-0.5))?;
-        let k = qkv.f_select(0, 1)?;
-        let v = qkv.f_select(0, 2)?;
-        let ctx = match lengths {
-            None => Tensor::f_scaled_dot_product_attention(&q, &k, &v, None::<Tensor>, 0.0, false, Some(1.0), false)?,
-            // Padded rows: each sequence attends over its own tokens only, which equals fair-esm's
-            // key-padding mask on every real token (see Esm2). Padded query positions get zeros.
-            Some(lengths) => {
-                let rows = lengths
-                    .iter()
-                    .enumerate()
-                    .map(|(i, &len)| {
-                        let part = |x: &Tensor| x.f_narrow(0, i as i64, 1)?.f_narrow(2, 0, len);
-                        let o = Tensor::f_scaled_dot_product_attention(
-                            &part(&q)?,
-                            &part(&k)?,
-                            &part(&v)?,
-                            None::<Tensor>,
-                            0.0,
-                            false,
-                            Some(1.0),
-                            false,
-                        )?;
-                        o.f_constant_pad_nd([0, 0, 0, t - len])
-                    })
-                    .collect::<Result<Vec<_>, _>>()?;
-                Tensor::f_cat(&rows, 0)?
-            }
-        };
-        let ctx = ctx.f_transpose(1, 2)?.f_reshape([b, t, d])?;
-        Ok(self.dense.forward(&ctx)?.f_add(x)?)
-    }
-}
-
-/// One transformer block: pre-LN attention then pre-LN GELU feed-forward (as ESM2's, without rotary).
-/// fair-esm modules.py `TransformerLayer`; modeling_esm.py `EsmLayer`.
-struct EsmLayer {
-    attention: EsmAttention,
-    layer_norm: LayerNorm, // LayerNorm (fair-esm final_layer_norm)
-    intermediate: Linear,  // intermediate.dense (fc1)
-    output: Linear,        // output.dense (fc2)
-}
-
-impl EsmLayer {
-    fn load(w: &Loader, p: &str, cfg: &Esm1Config) -> Result<Self> {
-        let (d, f) = (cfg.hidden_size, cfg.intermediate_size);
-        Ok(EsmLayer {
-            attention: EsmAttention::load(w, p, cfg)?,
-            layer_norm: LayerNorm::load(w, &format!("{p}.LayerNorm"), d, cfg.layer_norm_eps)?,
-            intermediate: Linear::load(w, &format!("{p}.intermediate.dense"), f, d)?,
-            output: Linear::load(w, &format!("{p}.output.dense"), d, f)?,
-        })
-    }
-
-    fn forward(&self, x: &Tensor, lengths: Option<&[i64]>) -> Result<Tensor> {
-        let x = self.attention.forward(x, lengths)?;
-        let h = self.layer_norm.forward(&x)?;
-        // Exact (erf) GELU, as `esm.modules.gelu`.
-        let h = self.intermediate.forward(&h)?.f_gelu("none")?;
-        Ok(self.output.forward(&h)?.f_add(&x)?)
-    }
-}
-
 /// fair-esm's `RobertaLMHead`: dense → GELU → LayerNorm → x·Eᵀ + bias, E the token embedding (tied).
 struct LmHead {
     dense: Linear,         // lm_head.dense
@@ -385,8 +231,9 @@ impl Esm1 {
         let w = Loader { weights, device, kind };
         let (d, eps) = (config.hidden_size, config.layer_norm_eps);
         let pad = config.pad_token_id;
+        let (f, heads) = (config.intermediate_size, config.num_attention_heads);
         let layers = (0..config.num_hidden_layers)
-            .map(|i| EsmLayer::load(&w, &format!("encoder.layer.{i}"), config))
+            .map(|i| EsmLayer::load(&w, &format!("encoder.layer.{i}"), d, f, heads, eps))
             .collect::<Result<Vec<_>>>()?;
         // index_fill returns a copy: the caller's Weights keep the file's values.
         let mask_row = Tensor::f_from_slice(&[config.mask_token_id])?.f_to_device(device)?;
@@ -446,22 +293,7 @@ impl Esm1 {
     /// batch wider than `max_positions` tokens (a sequence of more than 1022 residues) is an
     /// [`Error::Option`]: the learned position table ends there.
     pub fn forward(&self, tokens: &Tensor, layers: &[i64]) -> Result<Vec<Tensor>> {
-        let n = self.config.num_hidden_layers;
-        if let Some(&bad) = layers.iter().find(|&&l| l < 0 || l > n) {
-            return Err(Error::Option(format!("layer {bad} out of range 0..={n}")));
-        }
-        let deepest = layers.iter().copied().max().unwrap_or(n);
-        let _guard = tch::no_grad_guard();
-        let mut out: Vec<Option<Tensor>> = (0..layers.len()).map(|_| None).collect();
-        let mut record = |layer: i64, x: &Tensor| {
-            for (slot, &l) in out.iter_mut().zip(layers) {
-                if l == layer {
-                    *slot = Some(x.shallow_clone());
-                }
-            }
-        };
-        self.run(tokens, deepest, &mut record)?;
-        Ok(out.into_iter().map(|t| t.unwrap_or_else(Tensor::new)).collect())
+        nn::requested_layers(layers, self.config.num_hidden_layers, |deepest, record| self.run(tokens, deepest, record))
     }
 
     /// The masked-LM logits, [batch, seq, 33], from the final-normed state through the tied head. An error
@@ -471,15 +303,8 @@ impl Esm1 {
             .lm_head
             .as_ref()
             .ok_or_else(|| Error::Option("this ESM-1 checkpoint has no masked-LM head (lm_head.* tensors)".into()))?;
+        let last = nn::last_layer(self.config.num_hidden_layers, |deepest, record| self.run(tokens, deepest, record))?;
         let _guard = tch::no_grad_guard();
-        let n = self.config.num_hidden_layers;
-        let mut last = None;
-        self.run(tokens, n, &mut |l, x| {
-            if l == n {
-                last = Some(x.shallow_clone());
-            }
-        })?;
-        let last = last.ok_or_else(|| Error::Option("no final hidden state".into()))?;
         head.forward(&last, &self.word_embeddings)
     }
 
@@ -508,19 +333,13 @@ impl Esm1 {
                 self.config.max_positions
             )));
         }
-        let pad = tokens.f_eq(self.config.pad_token_id)?;
-        let keep = pad.f_logical_not()?; // [batch, seq]
+        let keep = tokens.f_ne(self.config.pad_token_id)?; // [batch, seq]
 
         // Token embedding (embed_scale 1) with token dropout as applied at inference: <mask> rows zeroed,
         // then × (1 − 0.15·0.8) / (1 − observed mask ratio), i.e. ×0.88 without masks.
         let mut x = Tensor::f_embedding(&self.word_embeddings, &tokens, -1, false, false)?;
         if self.config.token_dropout {
-            let is_mask = tokens.f_eq(self.config.mask_token_id)?;
-            x = x.f_masked_fill(&is_mask.f_unsqueeze(-1)?, 0.0)?;
-            let src_len = keep.f_sum_dim_intlist(-1, false, Kind::Float)?;
-            let observed = is_mask.f_sum_dim_intlist(-1, false, Kind::Float)?.f_div(&src_len)?;
-            let denom = observed.f_neg()?.f_add_scalar(1.0)?.f_view([-1, 1, 1])?;
-            x = x.f_mul_scalar(1.0 - 0.15 * 0.8)?.f_div(&denom)?.f_to_kind(self.kind)?;
+            x = nn::token_dropout(&x, &tokens, &keep, self.config.mask_token_id, self.kind)?;
         }
         // Learned positions (modules.py `LearnedPositionalEmbedding`): cumsum of non-pad tokens +
         // padding_idx, i.e. t + 2 for token t (<cls> = 0), padding_idx for pads.
@@ -533,16 +352,10 @@ impl Esm1 {
         }
         x = x.f_mul(&keep.f_unsqueeze(-1)?.f_to_kind(self.kind)?)?;
 
-        // Per-row token counts when anything is padded (attention then runs per sequence).
-        let lengths: Option<Vec<i64>> = if bool::try_from(pad.f_any()?)? {
-            Some(Vec::<i64>::try_from(&keep.f_sum_dim_intlist(-1, false, Kind::Int64)?.f_to_device(Device::Cpu)?)?)
-        } else {
-            None
-        };
-
+        let lengths = nn::padded_lengths(&keep)?;
         record(0, &x);
         for (i, layer) in self.layers.iter().enumerate().take(deepest as usize) {
-            x = layer.forward(&x, lengths.as_deref())?;
+            x = layer.forward(&x, None, lengths.as_deref())?;
             let l = i as i64 + 1;
             if l == n {
                 x = self.emb_layer_norm_after.forward(&x)?;

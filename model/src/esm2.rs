@@ -11,166 +11,8 @@ use tch::{Device, Kind, Tensor};
 
 use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::nn::{self, EsmLayer, LayerNorm, Linear, Loader, Rotary};
 use crate::weights::Weights;
-
-/// `nn.Linear`.
-struct Linear {
-    weight: Tensor,
-    bias: Tensor,
-}
-
-impl Linear {
-    fn load(w: &Loader, prefix: &str, out_dim: i64, in_dim: i64) -> Result<Self> {
-        Ok(Linear {
-            weight: w.get(&format!("{prefix}.weight"), &[out_dim, in_dim])?,
-            bias: w.get(&format!("{prefix}.bias"), &[out_dim])?,
-        })
-    }
-
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        Ok(x.f_linear(&self.weight, Some(&self.bias))?)
-    }
-}
-
-/// `nn.LayerNorm` (fair-esm's `ESM1bLayerNorm`).
-struct LayerNorm {
-    weight: Tensor,
-    bias: Tensor,
-    eps: f64,
-}
-
-impl LayerNorm {
-    fn load(w: &Loader, prefix: &str, dim: i64, eps: f64) -> Result<Self> {
-        Ok(LayerNorm {
-            weight: w.get(&format!("{prefix}.weight"), &[dim])?,
-            bias: w.get(&format!("{prefix}.bias"), &[dim])?,
-            eps,
-        })
-    }
-
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let dim = self.weight.size();
-        Ok(x.f_layer_norm(&dim, Some(&self.weight), Some(&self.bias), self.eps, true)?)
-    }
-}
-
-/// Weights accessor bound to a device and dtype.
-struct Loader<'a> {
-    weights: &'a Weights,
-    device: Device,
-    kind: Kind,
-}
-
-impl Loader<'_> {
-    fn get(&self, name: &str, shape: &[i64]) -> Result<Tensor> {
-        self.weights.get(name, shape, self.kind, self.device)
-    }
-}
-
-/// `EsmSelfAttention` + `EsmSelfOutput` with the pre-attention `EsmAttention.LayerNorm`.
-/// modeling_esm.py `EsmAttention`; esm2.py `TransformerLayer` first half.
-struct EsmAttention {
-    layer_norm: LayerNorm, // attention.LayerNorm
-    /// attention.self.{query,key,value} stacked into one [3 × hidden, hidden] projection: one GEMM
-    /// instead of three over the same activations.
-    qkv: Linear,
-    dense: Linear, // attention.output.dense
-    num_heads: i64,
-    head_dim: i64,
-}
-
-impl EsmAttention {
-    fn load(w: &Loader, p: &str, cfg: &Config) -> Result<Self> {
-        let d = cfg.hidden_size;
-        let q = Linear::load(w, &format!("{p}.attention.self.query"), d, d)?;
-        let k = Linear::load(w, &format!("{p}.attention.self.key"), d, d)?;
-        let v = Linear::load(w, &format!("{p}.attention.self.value"), d, d)?;
-        let qkv = Linear {
-            weight: Tensor::f_cat(&[&q.weight, &k.weight, &v.weight], 0)?,
-            bias: Tensor::f_cat(&[&q.bias, &k.bias, &v.bias], 0)?,
-        };
-        Ok(EsmAttention {
-            layer_norm: LayerNorm::load(w, &format!("{p}.attention.LayerNorm"), d, cfg.layer_norm_eps)?,
-            qkv,
-            dense: Linear::load(w, &format!("{p}.attention.output.dense"), d, d)?,
-            num_heads: cfg.num_attention_heads,
-            head_dim: cfg.head_dim(),
-        })
-    }
-
-    /// x: [batch, seq, hidden] → [batch, seq, hidden] (residual added). `lengths` (tokens per row,
-    /// `<cls>`/`<eos>` included) is given when rows are padded.
-    fn forward(&self, x: &Tensor, rope: &Rotary, lengths: Option<&[i64]>) -> Result<Tensor> {
-        let (b, t, d) = x.size3()?;
-        let h = self.layer_norm.forward(x)?;
-        // [3, batch, heads, seq, head_dim]
-        let qkv = self.qkv.forward(&h)?.f_view([b, t, 3, self.num_heads, self.head_dim])?.f_permute([2, 0, 3, 1, 4])?;
-        // Scale before the rotation, as both references do ("For BC we apply scaling before RoPE").
-        let q = qkv.f_select(0, 0)?.f_mul_scalar((self.head_dim as f64).powf(-0.5))?;
-        let k = qkv.f_select(0, 1)?;
-        let v = qkv.f_select(0, 2)?;
-        let (q, k) = (rope.apply(&q)?, rope.apply(&k)?);
-        let ctx = match lengths {
-            None => Tensor::f_scaled_dot_product_attention(&q, &k, &v, None::<Tensor>, 0.0, false, Some(1.0), false)?,
-            // Padded rows: attend each sequence over its own tokens only. This equals a key-padding mask
-            // but keeps libtorch on its fused (flash) CPU kernel instead of the masked math path, which
-            // materializes [batch, heads, seq, seq] scores and was ~3× slower on mixed-length sets.
-            // Padded query positions get zeros; nothing reads them.
-            Some(lengths) => {
-                let rows = lengths
-                    .iter()
-                    .enumerate()
-                    .map(|(i, &len)| {
-                        let part = |x: &Tensor| x.f_narrow(0, i as i64, 1)?.f_narrow(2, 0, len);
-                        let o = Tensor::f_scaled_dot_product_attention(
-                            &part(&q)?,
-                            &part(&k)?,
-                            &part(&v)?,
-                            None::<Tensor>,
-                            0.0,
-                            false,
-                            Some(1.0),
-                            false,
-                        )?;
-                        o.f_constant_pad_nd([0, 0, 0, t - len])
-                    })
-                    .collect::<Result<Vec<_>, _>>()?;
-                Tensor::f_cat(&rows, 0)?
-            }
-        };
-        let ctx = ctx.f_transpose(1, 2)?.f_reshape([b, t, d])?;
-        Ok(self.dense.forward(&ctx)?.f_add(x)?)
-    }
-}
-
-/// One transformer block: pre-LN attention then pre-LN GELU feed-forward.
-/// modeling_esm.py `EsmLayer`; esm2.py `TransformerLayer`.
-struct EsmLayer {
-    attention: EsmAttention,
-    layer_norm: LayerNorm, // LayerNorm (fair-esm final_layer_norm)
-    intermediate: Linear,  // intermediate.dense (fc1)
-    output: Linear,        // output.dense (fc2)
-}
-
-impl EsmLayer {
-    fn load(w: &Loader, p: &str, cfg: &Config) -> Result<Self> {
-        let (d, f) = (cfg.hidden_size, cfg.intermediate_size);
-        Ok(EsmLayer {
-            attention: EsmAttention::load(w, p, cfg)?,
-            layer_norm: LayerNorm::load(w, &format!("{p}.LayerNorm"), d, cfg.layer_norm_eps)?,
-            intermediate: Linear::load(w, &format!("{p}.intermediate.dense"), f, d)?,
-            output: Linear::load(w, &format!("{p}.output.dense"), d, f)?,
-        })
-    }
-
-    fn forward(&self, x: &Tensor, rope: &Rotary, lengths: Option<&[i64]>) -> Result<Tensor> {
-        let x = self.attention.forward(x, rope, lengths)?;
-        let h = self.layer_norm.forward(&x)?;
-        // Exact (erf) GELU, as `esm.modules.gelu` and transformers' `gelu`.
-        let h = self.intermediate.forward(&h)?.f_gelu("none")?;
-        Ok(self.output.forward(&h)?.f_add(&x)?)
-    }
-}
 
 /// The masked-LM head: dense → GELU → LayerNorm → decoder tied to the token embedding, plus a bias.
 /// modeling_esm.py `EsmLMHead`; fair-esm `RobertaLMHead`.
@@ -217,30 +59,6 @@ fn no_lm_head() -> Error {
     )
 }
 
-/// Rotary position embedding tables for one sequence length. modeling_esm.py `EsmRotaryEmbedding`.
-struct Rotary {
-    cos: Tensor, // [1, 1, seq, head_dim]
-    sin: Tensor,
-}
-
-impl Rotary {
-    fn new(inv_freq: &Tensor, seq_len: i64, kind: Kind) -> Result<Self> {
-        let t = Tensor::f_arange(seq_len, (Kind::Float, inv_freq.device()))?;
-        let freqs = t.f_outer(inv_freq)?;
-        let emb = Tensor::f_cat(&[&freqs, &freqs], -1)?.f_unsqueeze(0)?.f_unsqueeze(0)?;
-        Ok(Rotary { cos: emb.f_cos()?.f_to_kind(kind)?, sin: emb.f_sin()?.f_to_kind(kind)? })
-    }
-
-    /// x * cos + rotate_half(x) * sin, x: [batch, heads, seq, head_dim].
-    fn apply(&self, x: &Tensor) -> Result<Tensor> {
-        let half = x.size()[3] / 2;
-        let x1 = x.f_narrow(3, 0, half)?;
-        let x2 = x.f_narrow(3, half, half)?;
-        let rotated = Tensor::f_cat(&[&x2.f_neg()?, &x1], -1)?;
-        Ok(x.f_mul(&self.cos)?.f_add(&rotated.f_mul(&self.sin)?)?)
-    }
-}
-
 /// An ESM2 encoder ready for inference.
 pub struct Esm2 {
     config: Config,
@@ -268,16 +86,11 @@ impl Esm2 {
     pub fn load(config: &Config, weights: &Weights, device: Device, kind: Kind) -> Result<Self> {
         let w = Loader { weights, device, kind };
         let d = config.hidden_size;
+        let (f, heads, eps) = (config.intermediate_size, config.num_attention_heads, config.layer_norm_eps);
         let layers = (0..config.num_hidden_layers)
-            .map(|i| EsmLayer::load(&w, &format!("encoder.layer.{i}"), config))
+            .map(|i| EsmLayer::load(&w, &format!("encoder.layer.{i}"), d, f, heads, eps))
             .collect::<Result<Vec<_>>>()?;
-        let hd = config.head_dim();
-        // inv_freq = 1 / 10000^(2i/d): a fixed function, never read from the checkpoint.
-        let inv_freq = Tensor::f_arange_start_step(0, hd, 2, (Kind::Float, device))?
-            .f_div_scalar(hd as f64)?
-            .f_mul_scalar(10000f64.ln())?
-            .f_exp()?
-            .f_reciprocal()?;
+        let inv_freq = nn::rotary_inv_freq(config.head_dim(), device)?;
         let word_embeddings = w.get("embeddings.word_embeddings.weight", &[config.vocab_size, d])?;
         let lm_head = LmHead::load(&w, config, &word_embeddings)?;
         Ok(Esm2 {
@@ -317,9 +130,9 @@ impl Esm2 {
     /// `EsmForMaskedLM(...).logits` and fair-esm's `model(tokens)["logits"]`.
     pub fn logits(&self, tokens: &Tensor) -> Result<Tensor> {
         let head = self.lm_head.as_ref().ok_or_else(no_lm_head)?;
-        let last = self.forward(tokens, &[self.config.num_hidden_layers])?;
+        let last = nn::last_layer(self.config.num_hidden_layers, |deepest, record| self.run(tokens, deepest, record))?;
         let _guard = tch::no_grad_guard();
-        head.forward(&last[0])
+        head.forward(&last)
     }
 
     /// The head applied to last-layer hidden states ([batch, seq, hidden]) already computed.
@@ -333,55 +146,34 @@ impl Esm2 {
     /// of each requested layer (0 = embeddings, `num_layers` = after the final LayerNorm), in the order
     /// asked. Layers past the deepest requested one are not computed.
     pub fn forward(&self, tokens: &Tensor, layers: &[i64]) -> Result<Vec<Tensor>> {
+        nn::requested_layers(layers, self.config.num_hidden_layers, |deepest, record| self.run(tokens, deepest, record))
+    }
+
+    /// The forward pass up to block `deepest`, handing each stage to `record`.
+    fn run(&self, tokens: &Tensor, deepest: i64, record: &mut dyn FnMut(i64, &Tensor)) -> Result<()> {
         let n = self.config.num_hidden_layers;
-        if let Some(&bad) = layers.iter().find(|&&l| l < 0 || l > n) {
-            return Err(Error::Option(format!("layer {bad} out of range 0..={n}")));
-        }
-        let deepest = layers.iter().copied().max().unwrap_or(n);
-        let _guard = tch::no_grad_guard();
         let tokens = tokens.f_to_device(self.device)?;
         let (_, t) = tokens.size2()?;
-        let pad = tokens.f_eq(self.config.pad_token_id)?;
-        let keep = pad.f_logical_not()?; // [batch, seq]
+        let keep = tokens.f_ne(self.config.pad_token_id)?; // [batch, seq]
 
-        // EsmEmbeddings (token dropout as applied at inference): zero <mask> rows, then rescale by
-        // (1 - 0.15*0.8) / (1 - observed mask ratio); padded positions zeroed.
+        // EsmEmbeddings (token dropout as applied at inference), padded positions zeroed.
         let mut x = Tensor::f_embedding(&self.word_embeddings, &tokens, -1, false, false)?;
         if self.config.token_dropout {
-            let is_mask = tokens.f_eq(self.config.mask_token_id)?;
-            x = x.f_masked_fill(&is_mask.f_unsqueeze(-1)?, 0.0)?;
-            let src_len = keep.f_sum_dim_intlist(-1, false, Kind::Float)?;
-            let observed = is_mask.f_sum_dim_intlist(-1, false, Kind::Float)?.f_div(&src_len)?;
-            let denom = observed.f_neg()?.f_add_scalar(1.0)?.f_view([-1, 1, 1])?;
-            x = x.f_mul_scalar(1.0 - 0.15 * 0.8)?.f_div(&denom)?.f_to_kind(self.kind)?;
+            x = nn::token_dropout(&x, &tokens, &keep, self.config.mask_token_id, self.kind)?;
         }
         x = x.f_mul(&keep.f_unsqueeze(-1)?.f_to_kind(self.kind)?)?;
 
-        // Per-row token counts when anything is padded (attention then runs per sequence).
-        let lengths: Option<Vec<i64>> = if bool::try_from(pad.f_any()?)? {
-            Some(Vec::<i64>::try_from(&keep.f_sum_dim_intlist(-1, false, Kind::Int64)?.f_to_device(tch::Device::Cpu)?)?)
-        } else {
-            None
-        };
+        let lengths = nn::padded_lengths(&keep)?;
         let rope = Rotary::new(&self.inv_freq, t, self.kind)?;
-
-        let mut out: Vec<Option<Tensor>> = (0..layers.len()).map(|_| None).collect();
-        let mut record = |layer: i64, x: &Tensor| {
-            for (slot, &l) in out.iter_mut().zip(layers) {
-                if l == layer {
-                    *slot = Some(x.shallow_clone());
-                }
-            }
-        };
         record(0, &x);
         for (i, layer) in self.layers.iter().enumerate().take(deepest as usize) {
-            x = layer.forward(&x, &rope, lengths.as_deref())?;
+            x = layer.forward(&x, Some(&rope), lengths.as_deref())?;
             let l = i as i64 + 1;
             if l == n {
                 x = self.emb_layer_norm_after.forward(&x)?;
             }
             record(l, &x);
         }
-        Ok(out.into_iter().map(|t| t.unwrap_or_else(Tensor::new)).collect())
+        Ok(())
     }
 }

@@ -12,6 +12,7 @@ use serde_json::Value as Json;
 use tch::{Device, Kind, Tensor};
 
 use crate::error::{Error, Result};
+use crate::nn::{self, LayerNorm, Loader, Rotary};
 use crate::weights::Weights;
 
 /// Every published ESM C has 64-wide attention heads (960/15, 1152/18, 2560/40); a checkpoint without a
@@ -232,41 +233,6 @@ impl EsmcConfig {
     }
 }
 
-/// `nn.LayerNorm`, with a bias or (q/k norms, final norm) without.
-struct LayerNorm {
-    weight: Tensor,
-    bias: Option<Tensor>,
-    eps: f64,
-}
-
-impl LayerNorm {
-    fn load(w: &Loader, prefix: &str, dim: i64, bias: bool, eps: f64) -> Result<Self> {
-        Ok(LayerNorm {
-            weight: w.get(&format!("{prefix}.weight"), &[dim])?,
-            bias: if bias { Some(w.get(&format!("{prefix}.bias"), &[dim])?) } else { None },
-            eps,
-        })
-    }
-
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let dim = self.weight.size();
-        Ok(x.f_layer_norm(&dim, Some(&self.weight), self.bias.as_ref(), self.eps, true)?)
-    }
-}
-
-/// Weights accessor bound to a device and dtype.
-struct Loader<'a> {
-    weights: &'a Weights,
-    device: Device,
-    kind: Kind,
-}
-
-impl Loader<'_> {
-    fn get(&self, name: &str, shape: &[i64]) -> Result<Tensor> {
-        self.weights.get(name, shape, self.kind, self.device)
-    }
-}
-
 /// Self-attention with its input LayerNorm, q/k LayerNorms and rotary positions; no biases.
 /// esm: layers.py `EsmcMultiHeadAttention` (+ `EsmcLayerNormLinear`); transformers `EsmcAttention`.
 struct EsmcAttention {
@@ -286,10 +252,10 @@ impl EsmcAttention {
         let (d, eps) = (cfg.hidden_size, cfg.layer_norm_eps);
         let proj = |n: &str| w.get(&format!("{p}.self_attn.{n}.weight"), &[d, d]);
         Ok(EsmcAttention {
-            input_layernorm: LayerNorm::load(w, &format!("{p}.input_layernorm"), d, true, eps)?,
+            input_layernorm: LayerNorm::load(w, &format!("{p}.input_layernorm"), d, eps)?,
             qkv_proj: Tensor::f_cat(&[proj("q_proj")?, proj("k_proj")?, proj("v_proj")?], 0)?,
-            q_norm: LayerNorm::load(w, &format!("{p}.self_attn.q_norm"), d, false, eps)?,
-            k_norm: LayerNorm::load(w, &format!("{p}.self_attn.k_norm"), d, false, eps)?,
+            q_norm: LayerNorm::load_without_bias(w, &format!("{p}.self_attn.q_norm"), d, eps)?,
+            k_norm: LayerNorm::load_without_bias(w, &format!("{p}.self_attn.k_norm"), d, eps)?,
             o_proj: proj("o_proj")?,
             num_heads: cfg.num_attention_heads,
             head_dim: cfg.head_dim(),
@@ -309,34 +275,7 @@ impl EsmcAttention {
         // Rotary on the normalized q and k, then SDPA with its default 1/√head_dim scale (ESM2 scales q
         // before the rotation instead: the same numbers, the rotation being linear).
         let (q, k, v) = (rope.apply(&heads(&q)?)?, rope.apply(&heads(&k)?)?, heads(&v)?);
-        let scale = Some((self.head_dim as f64).powf(-0.5));
-        let ctx = match lengths {
-            None => Tensor::f_scaled_dot_product_attention(&q, &k, &v, None::<Tensor>, 0.0, false, scale, false)?,
-            // Padded rows: each sequence attends over its own tokens only (as Esm2: equal to the package's
-            // key-padding mask on every real token, and it keeps libtorch on its fused kernel). Padded
-            // query positions get zeros; nothing reads them.
-            Some(lengths) => {
-                let rows = lengths
-                    .iter()
-                    .enumerate()
-                    .map(|(i, &len)| {
-                        let part = |x: &Tensor| x.f_narrow(0, i as i64, 1)?.f_narrow(2, 0, len);
-                        let o = Tensor::f_scaled_dot_product_attention(
-                            &part(&q)?,
-                            &part(&k)?,
-                            &part(&v)?,
-                            None::<Tensor>,
-                            0.0,
-                            false,
-                            scale,
-                            false,
-                        )?;
-                        o.f_constant_pad_nd([0, 0, 0, t - len])
-                    })
-                    .collect::<Result<Vec<_>, _>>()?;
-                Tensor::f_cat(&rows, 0)?
-            }
-        };
+        let ctx = nn::attention(&q, &k, &v, Some((self.head_dim as f64).powf(-0.5)), lengths)?;
         let ctx = ctx.f_transpose(1, 2)?.f_reshape([b, t, d])?;
         Ok(ctx.f_linear::<Tensor>(&self.o_proj, None)?)
     }
@@ -359,7 +298,6 @@ impl EsmcMlp {
                 w,
                 &format!("{p}.post_attention_layernorm"),
                 d,
-                true,
                 cfg.layer_norm_eps,
             )?,
             gate_up_proj: Tensor::f_cat(
@@ -406,32 +344,6 @@ impl EsmcLayer {
     }
 }
 
-/// Rotary position embedding tables for one sequence length: half-split (GPT-NeoX) rotation,
-/// θ(t, j) = t · 10000^(−2j/head_dim), positions from 0 at `<cls>`, computed in fp32 (esm: layers.py
-/// `EsmcRotaryEmbedding`, `interleaved=False`; the same tables as ESM2's).
-struct Rotary {
-    cos: Tensor, // [1, 1, seq, head_dim]
-    sin: Tensor,
-}
-
-impl Rotary {
-    fn new(inv_freq: &Tensor, seq_len: i64, kind: Kind) -> Result<Self> {
-        let t = Tensor::f_arange(seq_len, (Kind::Float, inv_freq.device()))?;
-        let freqs = t.f_outer(inv_freq)?;
-        let emb = Tensor::f_cat(&[&freqs, &freqs], -1)?.f_unsqueeze(0)?.f_unsqueeze(0)?;
-        Ok(Rotary { cos: emb.f_cos()?.f_to_kind(kind)?, sin: emb.f_sin()?.f_to_kind(kind)? })
-    }
-
-    /// x * cos + rotate_half(x) * sin, x: [batch, heads, seq, head_dim].
-    fn apply(&self, x: &Tensor) -> Result<Tensor> {
-        let half = x.size()[3] / 2;
-        let x1 = x.f_narrow(3, 0, half)?;
-        let x2 = x.f_narrow(3, half, half)?;
-        let rotated = Tensor::f_cat(&[&x2.f_neg()?, &x1], -1)?;
-        Ok(x.f_mul(&self.cos)?.f_add(&rotated.f_mul(&self.sin)?)?)
-    }
-}
-
 /// The masked-LM head: dense (+bias) → GELU (erf) → LayerNorm (+bias) → decoder (+bias), over all
 /// `vocab_size` (64) rows; not tied to the embedding. esm: model.py `_esmc_lm_head`.
 struct LmHead {
@@ -445,7 +357,7 @@ impl LmHead {
         let (d, v) = (cfg.hidden_size, cfg.vocab_size);
         Ok(LmHead {
             dense: (w.get("lm_head.dense.weight", &[d, d])?, w.get("lm_head.dense.bias", &[d])?),
-            layer_norm: LayerNorm::load(w, "lm_head.layer_norm", d, true, cfg.layer_norm_eps)?,
+            layer_norm: LayerNorm::load(w, "lm_head.layer_norm", d, cfg.layer_norm_eps)?,
             decoder: (w.get("lm_head.decoder.weight", &[v, d])?, w.get("lm_head.decoder.bias", &[v])?),
         })
     }
@@ -492,20 +404,14 @@ impl Esmc {
             .map(|i| EsmcLayer::load(&w, &format!("layers.{i}"), config))
             .collect::<Result<Vec<_>>>()?;
         let lm_head = if weights.contains("lm_head.dense.weight") { Some(LmHead::load(&w, config)?) } else { None };
-        let hd = config.head_dim();
-        // inv_freq = 1 / 10000^(2j/hd) in fp32: a fixed function, never read from the checkpoint.
-        let inv_freq = Tensor::f_arange_start_step(0, hd, 2, (Kind::Float, device))?
-            .f_div_scalar(hd as f64)?
-            .f_mul_scalar(10000f64.ln())?
-            .f_exp()?
-            .f_reciprocal()?;
+        let inv_freq = nn::rotary_inv_freq(config.head_dim(), device)?;
         Ok(Esmc {
             config: config.clone(),
             device,
             kind,
             embed_tokens: w.get("embed_tokens.weight", &[config.vocab_size, d])?,
             layers,
-            norm: LayerNorm::load(&w, "norm", d, false, config.layer_norm_eps)?,
+            norm: LayerNorm::load_without_bias(&w, "norm", d, config.layer_norm_eps)?,
             lm_head,
             inv_freq,
         })
@@ -536,22 +442,7 @@ impl Esmc {
     /// of block i, `num_layers` = after the final LayerNorm (the package's `hidden_states[i]`). Layers past
     /// the deepest requested one are not computed. The contract of [`crate::Esm2::forward`].
     pub fn forward(&self, tokens: &Tensor, layers: &[i64]) -> Result<Vec<Tensor>> {
-        let n = self.config.num_hidden_layers;
-        if let Some(&bad) = layers.iter().find(|&&l| l < 0 || l > n) {
-            return Err(Error::Option(format!("layer {bad} out of range 0..={n}")));
-        }
-        let deepest = layers.iter().copied().max().unwrap_or(n);
-        let _guard = tch::no_grad_guard();
-        let mut out: Vec<Option<Tensor>> = (0..layers.len()).map(|_| None).collect();
-        let mut record = |layer: i64, x: &Tensor| {
-            for (slot, &l) in out.iter_mut().zip(layers) {
-                if l == layer {
-                    *slot = Some(x.shallow_clone());
-                }
-            }
-        };
-        self.run(tokens, deepest, &mut record)?;
-        Ok(out.into_iter().map(|t| t.unwrap_or_else(Tensor::new)).collect())
+        nn::requested_layers(layers, self.config.num_hidden_layers, |deepest, record| self.run(tokens, deepest, record))
     }
 
     /// The masked-LM logits, [batch, seq, 64] (every row of the head; ids 33..63 are never produced by the
@@ -561,15 +452,8 @@ impl Esmc {
             .lm_head
             .as_ref()
             .ok_or_else(|| Error::Option("this ESM C checkpoint has no masked-LM head (lm_head.* tensors)".into()))?;
+        let last = nn::last_layer(self.config.num_hidden_layers, |deepest, record| self.run(tokens, deepest, record))?;
         let _guard = tch::no_grad_guard();
-        let mut last = None;
-        let n = self.config.num_hidden_layers;
-        self.run(tokens, n, &mut |l, x| {
-            if l == n {
-                last = Some(x.shallow_clone());
-            }
-        })?;
-        let last = last.ok_or_else(|| Error::Option("no final hidden state".into()))?;
         head.forward(&last)
     }
 
@@ -596,12 +480,7 @@ impl Esmc {
         // are never attended to and nothing reads them.
         let mut x = Tensor::f_embedding(&self.embed_tokens, &tokens, -1, false, false)?;
 
-        // Per-row token counts when anything is padded (attention then runs per sequence).
-        let lengths: Option<Vec<i64>> = if bool::try_from(keep.f_logical_not()?.f_any()?)? {
-            Some(Vec::<i64>::try_from(&keep.f_sum_dim_intlist(-1, false, Kind::Int64)?.f_to_device(Device::Cpu)?)?)
-        } else {
-            None
-        };
+        let lengths = nn::padded_lengths(&keep)?;
         let rope = Rotary::new(&self.inv_freq, t, self.kind)?;
 
         record(0, &x);

@@ -1,7 +1,8 @@
-//! ESM2 protein language model inference on libtorch (tch).
+//! Protein language model inference on libtorch (tch): ESM2, ESM C and ESM-1b/1v.
 //!
-//! What this crate knows: the ESM alphabet's tokens, the ESM2 architecture (identical to fair-esm's `ESM2` and
-//! transformers' `EsmModel`), how to read its checkpoints (Hugging Face directories, fair-esm `.pt`
+//! What this crate knows: the ESM alphabet's tokens, the families' architectures (ESM2 identical to fair-esm's
+//! `ESM2` and transformers' `EsmModel`; ESM C to EvolutionaryScale's `esm`; ESM-1b/1v to fair-esm's
+//! `ProteinBertModel`), how to read its checkpoints (Hugging Face directories, fair-esm `.pt`
 //! files, names resolved from local caches), how to embed many sequences with pooling on the
 //! device, and the masked-LM head's per-position log-probabilities that zero-shot scores read.
 //! What it must not know: storage, SQL, regression — those crates use it through
@@ -30,6 +31,8 @@ mod esm2;
 pub mod esmc;
 pub mod hub;
 pub mod init;
+// The blocks the families share (layers, norms, rotary positions, attention over padded rows).
+mod nn;
 pub mod resolve;
 mod score;
 pub mod weights;

@@ -4,7 +4,7 @@
 //! with a message that says so.
 //!
 //! One test function: the engine counters are process-wide.
-use crate::common;
+mod common;
 
 use arrow::array::{Array, Float64Array, StringArray};
 use esmdb_model::{LoadOptions, ScoreMethod};
