@@ -154,6 +154,33 @@ fn esm_score_matches_the_reference_formulas_on_a_dms_set() -> Result<()> {
     Ok(())
 }
 
+/// AMPLIFY's zero-shot tables, both methods (its own `<bos>`/`<eos>`/`<mask>` ids), against the authors' model
+/// code: log_softmax over its 27 tokens, re-indexed into the ESM columns every cached table uses.
+#[test]
+fn amplify_log_probs_match_the_authors_code() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let model = dir.path().join("amplify");
+    esmdb_model::init::write_random_amplify(&esmdb_model::amplify::AmplifyConfig::new(2, 128, 2), 13, &model)?;
+    let cases = vec![dms_fixture()?.swap_remove(0), ("rare".to_owned(), "MKXBZUOACDXXBZUO".to_owned())];
+    let methods = ["wt-marginals", "masked-marginals"];
+    let req = dir.path().join("request-log-probs.json");
+    let out = dir.path().join("reference-log-probs.safetensors");
+    std::fs::write(&req, serde_json::to_string(&serde_json::json!({ "sequences": cases, "methods": methods }))?)?;
+    run_python("amplify_ref.py", &["log-probs".as_ref(), model.as_os_str(), req.as_os_str(), out.as_os_str()])?;
+    let theirs: HashMap<String, tch::Tensor> = tch::Tensor::read_safetensors(&out)?.into_iter().collect();
+    let loaded = esmdb_model::load(&model.to_string_lossy(), &LoadOptions::default())?;
+    for (id, seq) in &cases {
+        for method in methods {
+            let lp = loaded.embedder.log_probs(id, seq, method.parse()?, 2000)?;
+            assert_eq!((lp.length, lp.width), (seq.len(), VOCAB), "{id} {method}");
+            let d = max_abs_diff(&lp.values, &f32s(&theirs[&format!("{id}/{method}")])?);
+            assert!(d <= TOL, "{id} {method}: max |diff| {d:e} > {TOL:e}");
+            eprintln!("AMPLIFY {method} ({id}, {} residues): max |diff| {d:e}", seq.len());
+        }
+    }
+    Ok(())
+}
+
 fn model_id(model: &Path) -> Result<String> {
     Ok(esmdb_model::load(&model.to_string_lossy(), &LoadOptions::default())?.id)
 }

@@ -109,11 +109,12 @@ pub struct ExecutorArgs {
 #[derive(Debug, Subcommand)]
 pub enum ModelCommand {
     /// Write a seeded random-weight model for tests and benchmarks: ESM2 and ESM-1b/1v in the Hugging Face
-    /// layout, ESM C in the `esm` package's published layout.
+    /// layout, ESM C in the `esm` package's published layout, AMPLIFY as chandar-lab's hub repositories hold it.
     Init {
         /// Architecture: esm2_t6_8M_UR50D, esm2_t12_35M_UR50D, esm2_t30_150M_UR50D, esm2_t33_650M_UR50D,
-        /// esm2_t36_3B_UR50D, esm2_t48_15B_UR50D, esmc_300m, esmc_600m, esm1b_t33_650M_UR50S or
-        /// esm1v_t33_650M_UR90S_1 … _5 (ESM-1b/1v as transformers directories, as their hub repositories hold).
+        /// esm2_t36_3B_UR50D, esm2_t48_15B_UR50D, esmc_300m, esmc_600m, esm1b_t33_650M_UR50S,
+        /// esm1v_t33_650M_UR90S_1 … _5 (ESM-1b/1v as transformers directories, as their hub repositories hold),
+        /// amplify_120m or amplify_350m.
         #[arg(long)]
         arch: String,
         /// Random seed.

@@ -2,13 +2,14 @@
 //!
 //! Pooling follows fair-esm's `scripts/extract.py`: `mean` averages the residue positions only
 //! (never `<cls>`/`<eos>`), `bos` is the `<cls>` vector, `per_tok` the residue vectors. `logits` is not
-//! a pooling of a layer but the masked-LM head's per-residue logits over the alphabet
-//! ([`crate::alphabet::TOKENS`] order), read from the last layer.
+//! a pooling of a layer but the masked-LM head's per-residue logits over the model's vocabulary
+//! ([`crate::alphabet::TOKENS`] order; AMPLIFY's own [`crate::amplify::TOKENS`]), read from the last block.
+//! Each model tokenizes and frames sequences with its own vocabulary ([`Encoder::tokenize`],
+//! [`Encoder::specials`]: `<cls>`/`<eos>` for ESM, `<bos>`/`<eos>` for AMPLIFY).
 use std::str::FromStr;
 
 use tch::{Kind, Tensor};
 
-use crate::alphabet::{self, CLS, EOS, PAD};
 use crate::encoder::Encoder;
 use crate::error::{Error, Result};
 
@@ -21,8 +22,9 @@ pub enum Pooling {
     Bos,
     /// Every residue's vector (extract.py `per_tok`).
     PerToken,
-    /// Every residue's masked-LM logits, [`VOCAB_SIZE`](crate::alphabet::VOCAB_SIZE) wide (the head
-    /// reads the last layer, whatever layers are asked).
+    /// Every residue's masked-LM logits, the model's vocabulary wide
+    /// ([`VOCAB_SIZE`](crate::alphabet::VOCAB_SIZE) for ESM2/ESM-1, 64 for ESM C, 27 for AMPLIFY; the head
+    /// reads the last block, whatever layers are asked).
     Logits,
 }
 
@@ -192,7 +194,7 @@ impl Embedder {
         let specs = self.outputs(options)?;
         let mut inputs = Vec::with_capacity(sequences.len());
         for (index, (id, seq)) in sequences.iter().enumerate() {
-            let mut tokens = alphabet::tokenize(id.as_ref(), seq.as_ref())?;
+            let mut tokens = self.model.tokenize(id.as_ref(), seq.as_ref())?;
             if let Some(n) = options.truncate {
                 tokens.truncate(n.max(1));
             } else if let Some(max) = self.model.max_residues().filter(|&m| tokens.len() > m) {
@@ -277,15 +279,17 @@ impl Embedder {
     fn run_batch(&self, batch: &[Tokenized], specs: &[OutputSpec], layers: &[i64]) -> Result<BatchEmbeddings> {
         let max_len = batch.iter().map(|t| t.tokens.len()).max().unwrap_or(0);
         let width = max_len + 2;
-        let mut ids = vec![PAD; batch.len() * width];
+        let sp = self.model.specials();
+        let mut ids = vec![sp.pad; batch.len() * width];
         for (row, t) in batch.iter().enumerate() {
             let r = &mut ids[row * width..(row + 1) * width];
-            r[0] = CLS;
+            r[0] = sp.bos;
             r[1..=t.tokens.len()].copy_from_slice(&t.tokens);
-            r[t.tokens.len() + 1] = EOS;
+            r[t.tokens.len() + 1] = sp.eos;
         }
         let tokens = Tensor::f_from_slice(&ids)?.f_view([batch.len() as i64, width as i64])?;
-        let hidden = self.model.forward(&tokens, layers)?;
+        let want_logits = specs.iter().any(|s| s.pooling == Pooling::Logits);
+        let (hidden, logits) = self.model.forward_with_logits(&tokens, layers, want_logits)?;
         let lengths: Vec<usize> = batch.iter().map(|t| t.tokens.len()).collect();
         let _guard = tch::no_grad_guard();
         let device = self.model.device();
@@ -311,10 +315,10 @@ impl Embedder {
                     .f_div(&lens.f_unsqueeze(1)?.f_to_kind(Kind::Float)?)?,
                 Pooling::Bos => h.f_select(1, 0)?,
                 Pooling::PerToken | Pooling::Logits => {
-                    let h = if spec.pooling == Pooling::Logits {
-                        self.model.head(&hidden[li])?.f_to_kind(Kind::Float)?
-                    } else {
-                        h
+                    let h = match (spec.pooling, &logits) {
+                        (Pooling::Logits, Some(logits)) => logits.f_to_kind(Kind::Float)?,
+                        (Pooling::Logits, None) => return Err(Error::Option("no logits were computed".into())),
+                        _ => h,
                     };
                     let rows = lengths
                         .iter()

@@ -468,13 +468,17 @@ fn range_starts_at(headers: &HeaderMap, from: u64) -> bool {
 }
 
 /// The hub repository of a bare model name: ESM C's published weights live under `biohub`
-/// (`esmc_300m` → `biohub/ESMC-300M`), every other ESM under `facebook` (`facebook/esm2_t6_8M_UR50D`,
+/// (`esmc_300m` → `biohub/ESMC-300M`), AMPLIFY's under `chandar-lab` (`amplify_120m` →
+/// `chandar-lab/AMPLIFY_120M`), every other ESM under `facebook` (`facebook/esm2_t6_8M_UR50D`,
 /// `facebook/esm1v_t33_650M_UR90S_1`).
 pub fn default_repo(name: &str) -> String {
     match name {
         "esmc_300m" => "biohub/ESMC-300M".into(),
         "esmc_600m" => "biohub/ESMC-600M".into(),
         "esmc_6b" => "biohub/ESMC-6B".into(),
+        // The authors' own repositories (chandar-lab), not NVIDIA's TransformerEngine re-exports.
+        "amplify_120m" => "chandar-lab/AMPLIFY_120M".into(),
+        "amplify_350m" => "chandar-lab/AMPLIFY_350M".into(),
         _ => format!("facebook/{name}"),
     }
 }

@@ -1,5 +1,5 @@
 //! Seeded random-weight models of the real architectures: ESM2 in the Hugging Face hub layout, ESM C in
-//! the `esm` package's published layout (`biohub/ESMC-*`).
+//! the `esm` package's published layout (`biohub/ESMC-*`), AMPLIFY in its authors' (`chandar-lab/AMPLIFY_*`).
 //!
 //! Why: no pretrained weights can be downloaded on our machines, so tests and benchmarks run real
 //! architectures with random weights through the same loading path as real checkpoints. Every tensor
@@ -11,6 +11,7 @@ use rand::SeedableRng;
 use rand_distr::{Distribution, Normal, Uniform};
 use tch::Tensor;
 
+use crate::amplify::AmplifyConfig;
 use crate::config::Config;
 use crate::encoder::ModelConfig;
 use crate::error::{Error, Result};
@@ -18,12 +19,13 @@ use crate::esm1::Esm1Config;
 use crate::esmc::EsmcConfig;
 
 /// Writes a random model of any family in its native layout: [`write_random_model`] (ESM2),
-/// [`write_random_esmc`], [`write_random_esm1`].
+/// [`write_random_esmc`], [`write_random_esm1`], [`write_random_amplify`].
 pub fn write_random(config: &ModelConfig, seed: u64, out: &Path) -> Result<()> {
     match config {
         ModelConfig::Esm2(c) => write_random_model(c, seed, out),
         ModelConfig::Esmc(c) => write_random_esmc(c, seed, out),
         ModelConfig::Esm1(c) => write_random_esm1(c, seed, out),
+        ModelConfig::Amplify(c) => write_random_amplify(c, seed, out),
     }
 }
 
@@ -141,6 +143,38 @@ pub fn random_esm1_tensors(config: &Esm1Config, seed: u64) -> Result<Vec<(String
         out.push(("lm_head.decoder.weight".into(), emb));
     }
     Ok(out)
+}
+
+/// Writes a random AMPLIFY in its authors' published layout (`chandar-lab/AMPLIFY_*`): `config.json` written
+/// by hand ([`AmplifyConfig::to_config_json`]: transformers 5 refuses `save_pretrained` on the upstream config
+/// class, so no Python tool writes it either) and `model.safetensors` under the upstream state-dict names,
+/// which the authors' `AMPLIFY` loads with a strict `load_state_dict`. The same all-tensors-random scheme and
+/// atomic write as [`write_random_model`].
+pub fn write_random_amplify(config: &AmplifyConfig, seed: u64, out: &Path) -> Result<()> {
+    let text = serde_json::to_string_pretty(&config.to_config_json()).map_err(|e| Error::Option(e.to_string()))?;
+    write_dir(out, random_amplify_tensors(config, seed)?, &text)
+}
+
+/// The tensors of a random AMPLIFY, published names, f32, in the upstream state dict's order. The SwiGLU's
+/// fused `w12` is drawn whole ([2h, d], gate rows then up rows), its width derived as upstream does
+/// ([`AmplifyConfig::ffn_hidden_size`]).
+pub fn random_amplify_tensors(config: &AmplifyConfig, seed: u64) -> Result<Vec<(String, Tensor)>> {
+    let (d, h, v) = (config.hidden_size, config.ffn_hidden_size(), config.vocab_size);
+    let mut w = Draw { rng: rand::rngs::StdRng::seed_from_u64(seed), out: Vec::new() };
+    w.normal("encoder.weight".into(), &[v, d], (d as f32).powf(-0.5))?;
+    for i in 0..config.num_hidden_layers {
+        let p = format!("transformer_encoder.{i}");
+        for name in ["q", "k", "v", "wo"] {
+            w.normal(format!("{p}.{name}.weight"), &[d, d], (d as f32).powf(-0.5))?;
+        }
+        w.normal(format!("{p}.ffn.w12.weight"), &[2 * h, d], (d as f32).powf(-0.5))?;
+        w.normal(format!("{p}.ffn.w3.weight"), &[d, h], (h as f32).powf(-0.5))?;
+        w.scale(format!("{p}.attention_norm.weight"), d)?;
+        w.scale(format!("{p}.ffn_norm.weight"), d)?;
+    }
+    w.scale("layer_norm_2.weight".into(), d)?;
+    w.linear("decoder", v, d)?;
+    Ok(w.out)
 }
 
 /// Writes `tensors` and `config_json` into `out` through a temporary sibling directory.

@@ -1,10 +1,11 @@
-//! Protein language model inference on libtorch (tch): ESM2, ESM C and ESM-1b/1v.
+//! Protein language model inference on libtorch (tch): ESM2, ESM C, ESM-1b/1v and AMPLIFY.
 //!
 //! What this crate knows: the ESM alphabet's tokens, the families' architectures (ESM2 identical to fair-esm's
 //! `ESM2` and transformers' `EsmModel`; ESM C to EvolutionaryScale's `esm`; ESM-1b/1v to fair-esm's
-//! `ProteinBertModel`), how to read its checkpoints (Hugging Face directories, fair-esm `.pt`
-//! files, names resolved from local caches), how to embed many sequences with pooling on the
-//! device, and the masked-LM head's per-position log-probabilities that zero-shot scores read.
+//! `ProteinBertModel`; AMPLIFY to its authors' `AMPLIFY`, with its own tokens), how to read their checkpoints
+//! (Hugging Face directories, fair-esm `.pt` files, names resolved from local caches), how to embed many
+//! sequences with pooling on the device, and the masked-LM head's per-position log-probabilities that
+//! zero-shot scores read.
 //! What it must not know: storage, SQL, regression — those crates use it through
 //! [`Embedder`] — nor which sequences a user may give: that policy (and the FASTA reader) is
 //! `esmdb-seq`'s, applied by every front end before a sequence gets here.
@@ -20,12 +21,14 @@
 #![deny(missing_docs)]
 
 pub mod alphabet;
+pub mod amplify;
 mod config;
 mod embed;
 mod encoder;
 mod error;
-// The three families, one file each, behind `encoder::Encoder` (which `load()` picks from the checkpoint's
-// content): ESM-1b/1v (`esm1`), ESM2 (`esm2`) and ESM C (`esmc`).
+// The four families, one file each, behind `encoder::Encoder` (which `load()` picks from the checkpoint's
+// content): ESM-1b/1v (`esm1`), ESM2 (`esm2`), ESM C (`esmc`) and AMPLIFY (`amplify`, declared above beside
+// `alphabet`: it brings its own tokenizer).
 pub mod esm1;
 mod esm2;
 pub mod esmc;
@@ -42,7 +45,7 @@ use std::str::FromStr;
 
 pub use config::{ARCHITECTURES, Config};
 pub use embed::{BatchEmbeddings, EmbedOptions, Embedder, Embeddings, OutputSpec, Pooling, TRAINING_MAX_RESIDUES};
-pub use encoder::{Encoder, Family, ModelConfig, architecture, architecture_names};
+pub use encoder::{Encoder, Family, ModelConfig, Specials, architecture, architecture_names};
 pub use error::{Error, Result};
 pub use esm2::Esm2;
 pub use resolve::{find_local, resolve_layer, short_name};

@@ -10,8 +10,9 @@ use std::str::FromStr;
 
 use tch::{Kind, Tensor};
 
-use crate::alphabet::{self, CLS, EOS, MASK, VOCAB_SIZE};
+use crate::alphabet::{self, VOCAB_SIZE};
 use crate::embed::Embedder;
+use crate::encoder::Family;
 use crate::error::{Error, Result};
 
 /// How the per-position log-probabilities are obtained.
@@ -61,8 +62,9 @@ impl FromStr for ScoreMethod {
 }
 
 /// log p(token | context) for every residue position of one sequence: `[length, width]`, row-major,
-/// columns indexed by token id ([`alphabet::TOKENS`] order; ESM C's head is 64 wide, its extra ids
-/// never produced).
+/// columns indexed by ESM token id ([`alphabet::TOKENS`] order; ESM C's head is 64 wide, its extra ids
+/// never produced; AMPLIFY's 27 columns are re-indexed into these 33 by [`crate::amplify::esm_columns`],
+/// so that a cached table reads the same for every family).
 #[derive(Debug, Clone, PartialEq)]
 pub struct LogProbs {
     /// Residues (rows).
@@ -105,14 +107,15 @@ impl Embedder {
     /// The per-position log-probability table of `sequence` by `method`. Masked copies are run
     /// `batch_tokens` padded tokens at a time.
     pub fn log_probs(&self, id: &str, sequence: &str, method: ScoreMethod, batch_tokens: usize) -> Result<LogProbs> {
-        let residues = alphabet::tokenize(id, sequence)?;
+        let model = self.model();
+        let residues = model.tokenize(id, sequence)?;
+        let sp = model.specials();
         let len = residues.len();
         let width = len + 2;
         let mut wt = Vec::with_capacity(width);
-        wt.push(CLS);
+        wt.push(sp.bos);
         wt.extend_from_slice(&residues);
-        wt.push(EOS);
-        let model = self.model();
+        wt.push(sp.eos);
         let vocab = model.vocab_size() as usize;
         let mut values = Vec::with_capacity(len * vocab);
         match method {
@@ -129,7 +132,7 @@ impl Embedder {
                     for &i in chunk {
                         let start = ids.len();
                         ids.extend_from_slice(&wt);
-                        ids[start + 1 + i] = MASK;
+                        ids[start + 1 + i] = sp.mask;
                     }
                     let tokens = Tensor::f_from_slice(&ids)?.f_view([chunk.len() as i64, width as i64])?;
                     let logits = model.logits(&tokens)?;
@@ -141,6 +144,9 @@ impl Embedder {
                     values.extend(to_log_probs(&picked)?);
                 }
             }
+        }
+        if model.family() == Family::Amplify {
+            return LogProbs::new(len, VOCAB_SIZE as usize, crate::amplify::esm_columns(&values));
         }
         LogProbs::new(len, vocab, values)
     }

@@ -1,6 +1,7 @@
 //! Checkpoint loading: Hugging Face directories (safetensors, sharded or not, both key layouts found
 //! in the wild) and fair-esm `.pt` checkpoints, all mapped to one canonical naming (the Hugging Face
 //! `EsmModel` keys without the `esm.` prefix) so that the model code sees a single layout.
+pub mod amplify;
 pub mod checksum;
 pub mod esm1;
 pub mod esmc;
@@ -127,6 +128,10 @@ pub fn load(path: &Path) -> Result<Checkpoint> {
                 let c = esmc::load_esmc_dir(path)?;
                 Ok(Checkpoint { config: ModelConfig::Esmc(c.config), weights: c.weights, checksum: c.checksum })
             }
+            Family::Amplify => {
+                let c = amplify::load_amplify_dir(path)?;
+                Ok(Checkpoint { config: ModelConfig::Amplify(c.config), weights: c.weights, checksum: c.checksum })
+            }
         }
     } else if path.extension().is_some_and(|e| e == "pth") {
         let c = esmc::load_esmc_pth(path)?;
@@ -141,8 +146,8 @@ pub fn load(path: &Path) -> Result<Checkpoint> {
     } else if path.is_file() {
         Err(Error::Weights {
             path: path.into(),
-            message: "expected a model directory (config.json + model.safetensors), a fair-esm `.pt` checkpoint \
-                      (ESM2, ESM-1b, ESM-1v) or an ESM C `.pth` state dict"
+            message: "expected a model directory (config.json + model.safetensors: ESM2, ESM-1b/1v, ESM C, AMPLIFY), \
+                      a fair-esm `.pt` checkpoint (ESM2, ESM-1b, ESM-1v) or an ESM C `.pth` state dict"
                 .into(),
         })
     } else {
@@ -151,8 +156,9 @@ pub fn load(path: &Path) -> Result<Checkpoint> {
 }
 
 /// The family a `config.json` describes: `model_type` `esmc` (or the `esm` package's older
-/// `d_model`/`n_layers` spelling) is ESM C; `esm` with absolute positions is ESM-1b/1v; `esm` with
-/// rotary positions (the default) is ESM2.
+/// `d_model`/`n_layers` spelling) is ESM C; `AMPLIFY` (any case; or, without a `model_type`, a config with
+/// `AMPLIFYConfig`'s own `layer_norm_before_last_layer` key) is AMPLIFY; `esm` with absolute positions is
+/// ESM-1b/1v; `esm` with rotary positions (the default) is ESM2.
 pub fn family_of_config(path: &Path) -> Result<Family> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
     let json: serde_json::Value =
@@ -160,6 +166,11 @@ pub fn family_of_config(path: &Path) -> Result<Family> {
     let model_type = json.get("model_type").and_then(|v| v.as_str());
     if model_type == Some("esmc") || (model_type.is_none() && json.get("d_model").is_some()) {
         return Ok(Family::Esmc);
+    }
+    if model_type.is_some_and(|t| t.eq_ignore_ascii_case("amplify"))
+        || (model_type.is_none() && json.get("layer_norm_before_last_layer").is_some())
+    {
+        return Ok(Family::Amplify);
     }
     if json.get("position_embedding_type").and_then(|v| v.as_str()) == Some("absolute") {
         return Ok(Family::Esm1);
@@ -174,6 +185,7 @@ pub fn read_config(path: &Path) -> Result<ModelConfig> {
         Family::Esm2 => ModelConfig::Esm2(Config::from_file(path)?),
         Family::Esm1 => ModelConfig::Esm1(crate::esm1::Esm1Config::from_json(path)?),
         Family::Esmc => ModelConfig::Esmc(crate::esmc::EsmcConfig::from_json(path)?),
+        Family::Amplify => ModelConfig::Amplify(crate::amplify::AmplifyConfig::from_json(path)?),
     })
 }
 
