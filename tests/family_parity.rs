@@ -116,6 +116,32 @@ fn amplify_matches_the_authors_code() -> Result<()> {
     Ok(())
 }
 
+/// AMPLIFY at the released 120M size (24 blocks × 640 wide, 10 heads; the config's intermediate size 2560 gives
+/// the 1712-wide SwiGLU), random weights in the published layout, loaded strictly by the authors' code. The
+/// reduced model above could hide a mistake that only shows at full size (the 64-wide heads, the full stack's
+/// error growth). Layers: a middle block's raw output and the last (SWAT's LayerNorm), and the logits.
+#[test]
+fn amplify_at_its_released_120m_size_matches_the_authors_code() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let model = dir.path().join("amplify_120m");
+    let config =
+        r#"{"hidden_size": 640, "num_hidden_layers": 24, "num_attention_heads": 10, "intermediate_size": 2560}"#;
+    run_python("amplify_ref.py", &["init".as_ref(), config.as_ref(), "11".as_ref(), model.as_os_str()])?;
+    let mut cases: Vec<(String, String)> = dms_fixture()?.into_iter().take(1).collect();
+    cases.push(("len1".into(), "M".into()));
+    cases.push(("rare".into(), "MKXBZUOACDXXBZUO".into()));
+    let layers = [12, 24];
+    let theirs = reference(false, "amplify_ref.py", &model, &cases, &layers, dir.path())?;
+    let (family, mine) = ours(&model, &cases, &layers)?;
+    assert_eq!(family, Family::Amplify);
+    let loaded = esmdb_model::load(&model.to_string_lossy(), &LoadOptions::default())?;
+    let m = loaded.embedder.model();
+    assert_eq!((m.num_layers(), m.hidden_size()), (24, 640));
+    let worst = compare(&mine, &theirs, &cases, "AMPLIFY 24x640");
+    eprintln!("AMPLIFY parity at 24 × 640: max |diff| {worst:e} (logits relative to their largest value)");
+    Ok(())
+}
+
 /// What `esmdb model init --arch amplify_*` writes (config.json by hand, the upstream state-dict names) is what
 /// the authors' code loads with a strict `load_state_dict`, and computes what esmdb computes from it.
 #[test]
